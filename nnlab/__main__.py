@@ -1,0 +1,3 @@
+from nnlab.cli.main import main
+
+raise SystemExit(main())

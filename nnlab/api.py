@@ -1,0 +1,234 @@
+"""The composition root: configs become objects here and nowhere else.
+
+``fit`` / ``evaluate`` / ``predict`` are the public API; the CLI and the web UI are thin layers over it.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnlab import config as cfgmod
+from nnlab.config import Config
+from nnlab.data import Preprocess, TensorLoader, load_splits
+from nnlab.data.dataset import ImageDataset
+from nnlab.data.splits import make_splits
+from nnlab.engine import callbacks as cb
+from nnlab.engine import checkpoint, runs
+from nnlab.engine.losses import LOSSES
+from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
+from nnlab.errors import ConfigError, TrainingStopped, UserError
+from nnlab.models import DATA_ARGS, MODELS
+from nnlab.optim import build_optimizer, check_options
+
+DEFAULT_RUNS = Path("runs")
+
+
+@dataclass
+class Run:
+    """A finished (or stopped) training run."""
+
+    dir: Path
+    config: Config
+    meta: dict[str, Any]
+
+    @property
+    def test(self) -> dict[str, float] | None:
+        return self.meta.get("test")
+
+
+# ------------------------------------------------------------------------------------------- builders
+def validate(cfg: Config) -> None:
+    """Reject unknown names and options before any data is read or any run is created."""
+    model_opts = MODELS.options(cfg.model.name, exclude=DATA_ARGS)
+    for key in cfg.model.args:
+        if key not in model_opts:
+            raise ConfigError(f"unknown config key 'model.{key}' for model {cfg.model.name!r} "
+                              f"(it takes: {', '.join(model_opts) or 'no options'})")
+    check_options(cfg.optim.name, cfg.optim.args)
+    if cfg.train.loss != "auto":
+        LOSSES.get(cfg.train.loss)
+
+
+def build_model(name: str, num_classes: int, in_chans: int, input_size: tuple[int, int],
+                **options: Any) -> nn.Module:
+    """A registered model for data of the given shape; ``options`` are the model's own keywords."""
+    return MODELS.build(name, num_classes=num_classes, in_chans=in_chans, input_size=tuple(input_size), **options)
+
+
+def build_loss(name: str, model: nn.Module) -> nn.Module:
+    if name == "auto":
+        loss_name, options = getattr(model, "default_loss", ("cross_entropy", {}))
+        return LOSSES.build(loss_name, **options)
+    return LOSSES.build(name)
+
+
+def build_data(cfg: Config, progress: bool = True) -> tuple[dict[str, ImageDataset], Preprocess]:
+    d = cfg.data
+    raw = load_splits(d.dataset, path=d.path, download=d.download, image_size=d.image_size,
+                      channels=d.channels, resize_mode=d.resize_mode, progress=progress)
+    splits = make_splits(raw, d.val_fraction, d.test_fraction, d.train_size, cfg.seed)
+    return splits, Preprocess.fit(splits["train"].images, d.resize_mode, d.normalize)
+
+
+def _model_for(cfg: Config, classes: list[str], pre: Preprocess) -> nn.Module:
+    return build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width), **cfg.model.args)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------- fit
+def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, resume: str | Path | None = None,
+        extend: str | Path | None = None, runs_root: str | Path = DEFAULT_RUNS, progress: bool = True) -> Run:
+    """Train from a config (object, YAML path or dict) into a new run directory and test it.
+
+    ``resume``: continue that stopped run exactly, in its own directory. ``extend``: start a new run from
+    that run's final weights and optimizer state (e.g. more epochs or a new learning rate).
+    """
+    cfg, source = _resolve_config(config, overrides, resume, extend)
+    validate(cfg)
+    _seed_everything(cfg.seed)
+    splits, pre = build_data(cfg, progress)
+    classes = splits["train"].classes
+    model = _model_for(cfg, classes, pre)
+    t = cfg.train
+    device = resolve_device(t.device)
+    model.to(device)
+    if t.channels_last:
+        model.to(memory_format=torch.channels_last)
+    loss_fn = build_loss(t.loss, model)
+    batch = None if t.batch_size == "full" else t.batch_size
+    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed)
+    val_loader = TensorLoader(splits["val"], pre, t.eval_batch_size) if "val" in splits else None
+    monitor = t.monitor if val_loader is not None else t.monitor.removeprefix("val_")
+    mode = t.mode if t.mode != "auto" else ("min" if "loss" in monitor else "max")
+
+    run_dir = Path(resume) if resume else runs.new_run_dir(runs_root, cfg.task, cfg.run_name)
+    if not resume:
+        cfgmod.save(cfg, run_dir / "config.yaml")
+        runs.update_meta(run_dir, name=run_dir.name, task=cfg.task, model=cfg.model.name, dataset=cfg.data.dataset,
+                         classes=classes, preprocess=pre.to_dict(), monitor=monitor, mode=mode, epochs=t.epochs,
+                         status="running", extended_from=str(extend) if extend else None)
+    else:
+        runs.update_meta(run_dir, status="running", epochs=t.epochs)
+    if not getattr(model, "needs_training", True):
+        return _fit_memorizer(model, splits, pre, loss_fn, cfg, run_dir, device, monitor)
+
+    if t.compile:
+        model.compile()
+    optimizer = build_optimizer(model, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, **cfg.optim.args)
+    callbacks: list[cb.Callback] = [
+        cb.Checkpoint(run_dir / "checkpoints", t.checkpoint.interval, t.checkpoint.keep_last),
+        cb.CSVLogger(run_dir / "metrics.csv"),
+    ]
+    if t.early_stopping.patience is not None:
+        callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
+    if t.tensorboard:
+        callbacks.append(_tensorboard(run_dir))
+    trainer = Trainer(model, optimizer, loss_fn, epochs=t.epochs, device=device, accumulate=t.accumulate,
+                      precision=t.precision, channels_last=t.channels_last, callbacks=callbacks,
+                      monitor=monitor, mode=mode, progress=progress)
+    if resume:
+        trainer.load_state_dict(checkpoint.load(run_dir / "checkpoints" / "last.pt"), train_loader)
+    elif source is not None:  # --extend: weights and optimizer state of the finished run, new lr if given
+        ckpt = checkpoint.load(Path(source) / "checkpoints" / "last.pt")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] = optimizer.defaults["lr"] if cfg.optim.lr is None else cfg.optim.lr
+    _train(trainer, train_loader, val_loader, run_dir)
+    test = _test(model, run_dir, splits, pre, loss_fn, device, cfg)
+    meta = runs.update_meta(run_dir, status="stopped_early" if trainer.state.stop_reason else "completed",
+                            message=trainer.state.stop_reason, test=test)
+    return Run(run_dir, cfg, meta)
+
+
+def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequence[str],
+                    resume: str | Path | None, extend: str | Path | None) -> tuple[Config, Path | None]:
+    if resume and extend:
+        raise UserError("use either --resume or --extend, not both")
+    source = resume or extend
+    if source is None:
+        if config is None:
+            raise UserError("no config given")
+        if isinstance(config, Config):
+            return cfgmod.from_dict(cfgmod.apply_overrides(cfgmod.to_dict(config), overrides)), None
+        if isinstance(config, dict):
+            return cfgmod.from_dict(cfgmod.apply_overrides(config, overrides)), None
+        return cfgmod.load(config, overrides), None
+    meta = runs.read_meta(source)
+    if not (Path(source) / "checkpoints" / "last.pt").is_file():
+        raise UserError(f"{source} has no checkpoint to continue from (checkpoints/last.pt)")
+    if resume:
+        bad = [o for o in overrides if not o.lstrip("-").startswith("train.epochs=")]
+        if bad:
+            raise UserError(f"--resume continues a run exactly; it takes no overrides but train.epochs "
+                            f"(got {', '.join(bad)}); use --extend to change settings")
+        if meta.get("status") == "completed" and not overrides:
+            raise UserError(f"{source} already completed all its epochs; use --extend {source} --epochs N "
+                            "to train it further")
+    cfg = cfgmod.load(Path(source) / "config.yaml", overrides)
+    return cfg, Path(source)
+
+
+def _train(trainer: Trainer, train_loader: TensorLoader, val_loader: TensorLoader | None, run_dir: Path) -> None:
+    try:
+        trainer.fit(train_loader, val_loader)
+    except KeyboardInterrupt:
+        st = trainer.state
+        runs.update_meta(run_dir, status="interrupted", epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
+        where = f"epoch {st.epoch + 1}, batch {st.batch}/{len(train_loader)}" if st.batch else f"epoch {st.epoch}"
+        raise TrainingStopped(f"interrupted at {where}; checkpoint saved in {run_dir / 'checkpoints'}.\n"
+                              f"Resume with: nnlab train --resume {run_dir}", exit_code=130) from None
+    except TrainingStopped as e:
+        runs.update_meta(run_dir, status="failed", message=str(e))
+        raise TrainingStopped(f"{e}\nRun directory: {run_dir}") from None
+    finally:
+        st = trainer.state
+        runs.update_meta(run_dir, epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
+
+
+def _fit_memorizer(model: nn.Module, splits: dict[str, ImageDataset], pre: Preprocess, loss_fn: nn.Module,
+                   cfg: Config, run_dir: Path, device: torch.device, monitor: str) -> Run:
+    """Models without a training loop (kNN): memorize the training set, then validate and test."""
+    train = splits["train"]
+    model.memorize(pre.normalize(train.images).to(device), train.labels.to(device))
+    metrics: dict[str, float] = {}
+    if "val" in splits:
+        loader = TensorLoader(splits["val"], pre, cfg.train.eval_batch_size)
+        metrics = {f"val_{k}": v for k, v in evaluate_loader(model, loader, loss_fn, device).items()}
+    cb.CSVLogger(run_dir / "metrics.csv").log(1, metrics)
+    ckpt = {"model": model.state_dict(), "epoch": 1, "metric": metrics.get(monitor), "monitor": monitor}
+    checkpoint.save(ckpt, run_dir / "checkpoints" / "best.pt")
+    test = _test(model, run_dir, splits, pre, loss_fn, device, cfg)
+    meta = runs.update_meta(run_dir, status="completed", epochs_done=1, best=metrics.get(monitor), best_epoch=1,
+                            test=test)
+    return Run(run_dir, cfg, meta)
+
+
+def _tensorboard(run_dir: Path) -> cb.Callback:
+    try:
+        return cb.TensorBoard(run_dir / "tensorboard")
+    except ImportError:
+        raise UserError("train.tensorboard needs the tensorboard package: pip install tensorboard") from None
+
+
+def _test(model: nn.Module, run_dir: Path, splits: dict[str, ImageDataset], pre: Preprocess, loss_fn: nn.Module,
+          device: torch.device, cfg: Config) -> dict[str, float] | None:
+    """Test accuracy of the best checkpoint (the last weights when there is no best)."""
+    if "test" not in splits:
+        return None
+    best = run_dir / "checkpoints" / "best.pt"
+    if best.is_file():
+        model.load_state_dict(checkpoint.load(best, device)["model"])
+    loader = TensorLoader(splits["test"], pre, cfg.train.eval_batch_size)
+    return evaluate_loader(model, loader, loss_fn, device, cfg.train.precision, cfg.train.channels_last)

@@ -1,0 +1,43 @@
+"""nnlab train CONFIG [--section.key=value ...] | --resume RUN_DIR | --extend RUN_DIR --epochs N"""
+from __future__ import annotations
+
+import argparse
+
+import nnlab
+from nnlab.errors import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train from a YAML config",
+                       description="Train from a YAML config. Override any key with --section.key=value.")
+    p.add_argument("config", nargs="?", help="experiment YAML (e.g. configs/classify/digits_mlp.yaml)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run exactly")
+    p.add_argument("--extend", metavar="RUN_DIR", help="new run from a finished run's weights and optimizer")
+    p.add_argument("--epochs", type=int, help="epochs (with --extend: epochs of the new run)")
+    p.add_argument("--runs", default="runs", help="runs root folder (default: runs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run, accepts_overrides=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not (args.config or args.resume or args.extend):
+        raise UserError("give a config file, --resume RUN_DIR or --extend RUN_DIR")
+    if args.config and (args.resume or args.extend):
+        raise UserError("--resume and --extend take the config from the run; give no config file")
+    overrides = list(args.overrides)
+    bad = [o for o in overrides if not (o.startswith("--") and "=" in o)]
+    if bad:
+        raise UserError(f"unrecognized arguments: {' '.join(bad)} (overrides look like --section.key=value)")
+    if args.epochs is not None:
+        overrides.append(f"--train.epochs={args.epochs}")
+    result = nnlab.fit(args.config, overrides, resume=args.resume, extend=args.extend, runs_root=args.runs,
+                       progress=not args.quiet)
+    meta = result.meta
+    if meta.get("message"):
+        print(meta["message"])
+    if meta.get("best") is not None:
+        print(f"best {meta['monitor']}: {meta['best']:.4f} at epoch {meta['best_epoch']}")
+    if result.test is not None:
+        print(f"test accuracy: {result.test['acc']:.2%}  (loss {result.test['loss']:.4f})")
+    print(f"run directory: {result.dir}")
+    return 0

@@ -1,0 +1,285 @@
+"""Typed experiment config: load YAML, apply ``--a.b=c`` overrides, reject unknown keys, save resolved.
+
+A config is plain data (nanoGPT style). It is turned into objects in one place, ``nnlab.api``.
+Sections ``model`` and ``optim`` take extra keys (the model's or optimizer's own options); those are
+checked against the builder's signature by ``nnlab.api.validate`` before any work starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from nnlab.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "digits"  # digits | mnist | cifar10 | cifar100 | folder | cache
+    path: str | None = None
+    download: bool = False
+    image_size: list[int] | None = None  # [H, W] for image folders
+    channels: int | None = None  # 1 (grayscale) or 3 (color) for image folders
+    resize_mode: Literal["squash", "crop", "fill", "half_crop"] = "squash"
+    val_fraction: float = 0.1  # taken from train when the dataset has no validation split
+    test_fraction: float = 0.2  # taken when the dataset has no test split
+    train_size: int | None = None  # stratified subset of the training split
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)")
+        _check(0.0 <= self.test_fraction < 1.0, "data.test_fraction", "must be in [0, 1)")
+        _check(self.val_fraction + self.test_fraction < 1.0, "data.test_fraction",
+               "val_fraction + test_fraction must leave some training data")
+        _check(self.train_size is None or self.train_size > 0, "data.train_size", "must be positive")
+        _check(self.channels in (None, 1, 3), "data.channels", "must be 1 or 3")
+        if self.image_size is not None:
+            _check(len(self.image_size) == 2 and min(self.image_size) > 0, "data.image_size",
+                   "must be [height, width] with positive sizes")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mlp"
+    args: dict[str, Any] = field(default_factory=dict)  # the model's own options (extra keys)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"
+    lr: float | None = None  # None: the optimizer's own default (see `nnlab optim list`)
+    weight_decay: float = 0.0
+    args: dict[str, Any] = field(default_factory=dict)  # the optimizer's own options (extra keys)
+
+    def __post_init__(self) -> None:
+        _check(self.lr is None or self.lr > 0, "optim.lr", "must be positive")
+        _check(self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
+
+
+@dataclass
+class CheckpointConfig:
+    interval: int = 1  # save last.pt every N epochs (and always at the end)
+    keep_last: int = 1  # also keep epoch-N.pt snapshots of the last N saves (0: none)
+
+    def __post_init__(self) -> None:
+        _check(self.interval >= 1, "train.checkpoint.interval", "must be >= 1")
+        _check(self.keep_last >= 0, "train.checkpoint.keep_last", "must be >= 0")
+
+
+@dataclass
+class EarlyStoppingConfig:
+    patience: int | None = None  # None: off
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.patience is None or self.patience >= 1, "train.early_stopping.patience", "must be >= 1")
+        _check(self.min_delta >= 0, "train.early_stopping.min_delta", "must be >= 0")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: Union[int, Literal["full"]] = 64  # "full": batch GD; 1: SGD; else mini-batch
+    accumulate: int = 1  # gradient accumulation steps
+    loss: str = "auto"  # auto: the model's own (cross_entropy, or hinge for svm)
+    monitor: str = "val_acc"  # metric that picks best.pt and drives early stopping
+    mode: Literal["auto", "min", "max"] = "auto"
+    eval_batch_size: int = 1024
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    num_workers: int = 0
+    tensorboard: bool = False
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", "must be >= 1")
+        _check(self.batch_size == "full" or self.batch_size >= 1, "train.batch_size", "must be >= 1 or 'full'")
+        _check(self.accumulate >= 1, "train.accumulate", "must be >= 1")
+        _check(self.eval_batch_size >= 1, "train.eval_batch_size", "must be >= 1")
+        _check(self.num_workers >= 0, "train.num_workers", "must be >= 0")
+
+
+@dataclass
+class Config:
+    name: str | None = None  # run name; default <dataset>_<model>
+    task: Literal["classify"] = "classify"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.data.dataset}_{self.model.name}"
+
+
+# Sections whose unknown keys are collected into ``args`` instead of being rejected.
+_OPEN_SECTIONS = {ModelConfig, OptimConfig}
+
+
+def _check(ok: bool, key: str, why: str) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' {why}")
+
+
+def from_dict(raw: dict[str, Any]) -> Config:
+    """Build a validated Config from nested plain data."""
+    return _build(Config, raw, "")
+
+
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config file and apply ``section.key=value`` overrides."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections")
+    return from_dict(apply_overrides(raw, overrides))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``a.b=c`` strings (a leading ``--`` is allowed); values are parsed as YAML."""
+    raw = _deepcopy(raw)
+    for item in overrides:
+        text = item[2:] if item.startswith("--") else item
+        if "=" not in text:
+            raise ConfigError(f"override {item!r} must look like --section.key=value")
+        dotted, value = text.split("=", 1)
+        keys = dotted.split(".")
+        node = raw
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: '{k}' is not a section")
+        try:
+            node[keys[-1]] = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError:
+            node[keys[-1]] = value
+    return raw
+
+
+def to_dict(cfg: Any) -> Any:
+    """Plain nested data; ``args`` are folded back into their section."""
+    if dataclasses.is_dataclass(cfg):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(cfg):
+            value = getattr(cfg, f.name)
+            if f.name == "args" and type(cfg) in _OPEN_SECTIONS:
+                out.update(to_dict(value))
+            else:
+                out[f.name] = to_dict(value)
+        return out
+    if isinstance(cfg, dict):
+        return {k: to_dict(v) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    return cfg
+
+
+def save(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def _deepcopy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deepcopy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deepcopy(v) for v in raw]
+    return raw
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key '{prefix.rstrip('.') or 'root'}' must be a section (mapping)")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or key not in names or key == "args":
+            if cls in _OPEN_SECTIONS:
+                extra[str(key)] = value
+                continue
+            valid = ", ".join(sorted(names))
+            raise ConfigError(f"unknown config key '{prefix}{key}' (valid keys here: {valid})")
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
+    if cls in _OPEN_SECTIONS:
+        kwargs["args"] = extra
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".")
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        errors = []
+        for arm in typing.get_args(tp):
+            try:
+                return _coerce(value, arm, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"config key '{key}' got {value!r}, expected {_describe(tp)}")
+    if tp is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"config key '{key}' must be empty")
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+        raise ConfigError(f"config key '{key}' got {value!r}, expected one of {list(typing.get_args(tp))}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key '{key}' got {value!r}, expected a list")
+        (item_tp,) = typing.get_args(tp)
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' got {value!r}, expected a mapping")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # PyYAML reads "1e-3" as a string (YAML 1.1)
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"config key '{key}' got {value!r}, expected {_describe(tp)}")
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "nothing"
+    return getattr(tp, "__name__", str(tp))

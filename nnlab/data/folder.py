@@ -1,0 +1,94 @@
+"""Image-folder datasets: one subfolder per class (searched recursively), as DIGITS reads them.
+
+A folder holding ``train/`` (and optionally ``val/``, ``test/``) subfolders gives fixed splits.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from nnlab.data.dataset import ImageDataset
+from nnlab.data.imageio import IMAGE_SUFFIXES, load_image
+from nnlab.errors import DataError
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def split_folders(root: str | Path) -> dict[str, Path]:
+    """``{"train": root}``, or the ``train/val/test`` subfolders when root is laid out that way."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"dataset folder not found: {root}")
+    subdirs = {p.name for p in root.iterdir() if p.is_dir()}
+    if "train" in subdirs and subdirs <= set(SPLIT_NAMES):
+        return {name: root / name for name in SPLIT_NAMES if name in subdirs}
+    return {"train": root}
+
+
+def scan(root: str | Path, classes: list[str] | None = None) -> tuple[list[tuple[Path, int]], list[str]]:
+    """List (file, class index) pairs; class names are the sorted subfolder names."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"dataset folder not found: {root}")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise DataError(f"{root} has no class subfolders (expected one folder of images per class)")
+    classes = classes or found
+    unknown = sorted(set(found) - set(classes))
+    if unknown:
+        raise DataError(f"{root} has class folders not in the training classes: {', '.join(unknown)}")
+    items: list[tuple[Path, int]] = []
+    for index, name in enumerate(classes):
+        folder = root / name
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
+            if folder.is_dir() else []
+        if not files and name in found:
+            raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        items += [(f, index) for f in files]
+    return items, classes
+
+
+def infer_geometry(items: list[tuple[Path, int]]) -> tuple[int, tuple[int, int]]:
+    """Channels (3 if any image is colour) and the size shared by all images (error if they differ)."""
+    sizes, color = Counter(), False
+    for path, _ in items:
+        try:
+            with Image.open(path) as img:
+                sizes[(img.height, img.width)] += 1
+                color = color or img.mode not in ("1", "L", "LA", "I", "I;16", "F")
+        except Exception:
+            continue  # reported when decoded
+    if len(sizes) != 1:
+        raise DataError(f"images have {len(sizes)} different sizes; set data.image_size: [height, width] "
+                        "(and data.resize_mode)")
+    return (3 if color else 1), next(iter(sizes))
+
+
+def read_folder(root: str | Path, channels: int, size: tuple[int, int], resize_mode: str = "squash",
+                classes: list[str] | None = None, progress: bool = True) -> ImageDataset:
+    """Decode every image once into memory; corrupt files are skipped and listed, never fatal."""
+    items, classes = scan(root, classes)
+    images = np.empty((len(items), channels, *size), dtype=np.uint8)
+    labels, skipped, n = [], [], 0
+    for path, label in tqdm(items, desc=f"decode {Path(root).name}", unit="img", disable=not progress,
+                            file=sys.stderr, leave=False):
+        try:
+            images[n] = load_image(path, channels, size[0], size[1], resize_mode)
+        except DataError as e:
+            skipped.append(str(e))
+            continue
+        labels.append(label)
+        n += 1
+    if n == 0:
+        raise DataError(f"no readable images in {root} ({len(skipped)} could not be decoded)")
+    if skipped:
+        print(f"warning: skipped {len(skipped)} unreadable image(s) in {root}:", file=sys.stderr)
+        for line in skipped[:10]:
+            print(f"  {line}", file=sys.stderr)
+    return ImageDataset(torch.from_numpy(images[:n]), torch.tensor(labels, dtype=torch.int64), classes, skipped)

@@ -1,0 +1,59 @@
+"""Batches straight from in-memory uint8 tensors: index, convert, normalize, optionally augment.
+
+Much faster than a per-sample DataLoader on a 2-core CPU; reshuffled every epoch from its own
+generator, whose state is saved so that a resumed run sees exactly the same batches.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import torch
+
+from nnlab.data.dataset import ImageDataset
+from nnlab.data.preprocess import Preprocess
+
+BatchTransform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+class TensorLoader:
+    def __init__(self, dataset: ImageDataset, preprocess: Preprocess, batch_size: int | None = None,
+                 shuffle: bool = False, seed: int = 0, drop_last: bool = False,
+                 transform: BatchTransform | None = None) -> None:
+        """``batch_size=None`` gives one batch of the whole set (batch gradient descent)."""
+        self.dataset = dataset
+        self.batch_size = batch_size or len(dataset)
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.transform = transform
+        self.scale, self.shift = preprocess.scale_shift()
+        self.generator = torch.Generator().manual_seed(seed)
+        self._epoch_start = self.generator.get_state()
+        self._skip = 0
+
+    def __len__(self) -> int:
+        n, b = len(self.dataset), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.dataset)
+        self._epoch_start = self.generator.get_state()
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        skip, self._skip = self._skip, 0
+        for b in range(skip, len(self)):
+            lo, hi = b * self.batch_size, min(n, (b + 1) * self.batch_size)
+            if order is None:
+                images, labels = self.dataset.images[lo:hi], self.dataset.labels[lo:hi]
+            else:
+                idx = order[lo:hi]
+                images, labels = self.dataset.images[idx], self.dataset.labels[idx]
+            x = torch.addcmul(self.shift, images.float(), self.scale)  # (B, C, H, W), normalized
+            if self.transform is not None:
+                x, labels = self.transform(x, labels)
+            yield x, labels
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch_start": self._epoch_start, "current": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any], resume_batch: int = 0) -> None:
+        """Restore the shuffle; with ``resume_batch`` > 0 replay the interrupted epoch from that batch."""
+        self.generator.set_state(state["epoch_start"] if resume_batch else state["current"])
+        self._skip = resume_batch

@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny data, the shared datasets (skipped when absent), CLI runner."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+
+
+def shared_dataset(name: str) -> Path:
+    path = SHARED / name
+    if not path.is_dir():
+        pytest.skip(f"../shared/datasets/{name} is not present")
+    return path
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    return shared_dataset("mnist")
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """Run ``python -m nnlab ARGS`` in a subprocess (the way a user runs it)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "nnlab", *args], cwd=cwd or ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def write_image_folder(root: Path, classes: dict[str, int], size: tuple[int, int] = (12, 10),
+                       mode: str = "L", seed: int = 0) -> Path:
+    """Class folders of small random images whose mean brightness depends on the class (learnable)."""
+    rng = np.random.default_rng(seed)
+    for ci, (name, n) in enumerate(classes.items()):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            base = 40 + 80 * ci
+            arr = np.clip(rng.normal(base, 20, size=(size[0], size[1], 3 if mode == "RGB" else 1)), 0, 255)
+            img = Image.fromarray(arr.astype(np.uint8).squeeze(), mode if mode != "L" else None)
+            img.save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return write_image_folder(tmp_path / "imgs", {"dark": 30, "mid": 30, "bright": 30})
+
+
+@pytest.fixture
+def digits_config(tmp_path: Path) -> dict:
+    """A fast digits config (a few epochs) whose runs go to tmp_path."""
+    return {"name": "t", "seed": 0, "data": {"dataset": "digits"},
+            "model": {"name": "mlp", "hidden": [32]}, "optim": {"name": "sgd", "lr": 0.1},
+            "train": {"epochs": 2, "batch_size": 64}}
