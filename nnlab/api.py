@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -139,12 +140,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
                       monitor=monitor, mode=mode, progress=progress)
     if resume:
         trainer.load_state_dict(checkpoint.load(run_dir / "checkpoints" / "last.pt"), train_loader)
-    elif source is not None:  # --extend: weights and optimizer state of the finished run, new lr if given
-        ckpt = checkpoint.load(Path(source) / "checkpoints" / "last.pt")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"] = optimizer.defaults["lr"] if cfg.optim.lr is None else cfg.optim.lr
+    elif source is not None:
+        _load_for_extend(model, optimizer, Path(source))
     _train(trainer, train_loader, val_loader, run_dir)
     test = _test(model, run_dir, splits, pre, loss_fn, device, cfg)
     meta = runs.update_meta(run_dir, status="stopped_early" if trainer.state.stop_reason else "completed",
@@ -178,6 +175,20 @@ def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequen
                             "to train it further")
     cfg = cfgmod.load(Path(source) / "config.yaml", overrides)
     return cfg, Path(source)
+
+
+def _load_for_extend(model: nn.Module, optimizer: torch.optim.Optimizer, source: Path) -> None:
+    """Weights and optimizer state (moments, step counts) of a finished run; this run's hyper-parameters
+    (lr, momentum, ...) win over the saved ones. A different optimizer starts with fresh state."""
+    ckpt = checkpoint.load(source / "checkpoints" / "last.pt")
+    model.load_state_dict(ckpt["model"])
+    if ckpt.get("optimizer_class") != type(optimizer).__name__:
+        print("note: the optimizer changed; its state starts fresh", file=sys.stderr)
+        return
+    hyper = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    optimizer.load_state_dict(ckpt["optimizer"])
+    for group, h in zip(optimizer.param_groups, hyper):
+        group.update(h)
 
 
 def _train(trainer: Trainer, train_loader: TensorLoader, val_loader: TensorLoader | None, run_dir: Path) -> None:

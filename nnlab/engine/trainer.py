@@ -160,6 +160,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_class": type(self.optimizer).__name__,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "train_state": asdict(self.state),
             "callbacks": [cb.state_dict() for cb in self.callbacks],

@@ -1,0 +1,27 @@
+import numpy as np
+import torch
+
+from nnlab.data import sources
+from nnlab.data.splits import make_splits
+
+
+def test_fractions_are_stratified_disjoint_and_seeded():
+    raw = sources.load_splits("digits")
+    s = make_splits(raw, val_fraction=0.1, test_fraction=0.2, train_size=None, seed=0)
+    total = len(s["train"]) + len(s["val"]) + len(s["test"])
+    assert total == 1797 and abs(len(s["test"]) - 0.2 * 1797) <= 1
+    full = raw["train"].class_counts()
+    test_ratio = np.array(s["test"].class_counts()) / np.array(full)
+    assert np.allclose(test_ratio, 0.2, atol=0.02)  # stratified
+    again = make_splits(raw, 0.1, 0.2, None, seed=0)
+    assert torch.equal(again["val"].images, s["val"].images)
+    other = make_splits(raw, 0.1, 0.2, None, seed=1)
+    assert not torch.equal(other["val"].images, s["val"].images)
+
+
+def test_train_size_subset_keeps_fixed_test():
+    raw = sources.load_splits("digits")
+    raw = {"train": raw["train"].subset(torch.arange(1000)), "test": raw["train"].subset(torch.arange(1000, 1797))}
+    s = make_splits(raw, 0.0, 0.2, train_size=100, seed=0)
+    assert len(s["train"]) == 100 and len(s["test"]) == 797 and "val" not in s
+    assert min(s["train"].class_counts()) >= 8
