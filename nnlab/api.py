@@ -108,7 +108,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         model.to(memory_format=torch.channels_last)
     loss_fn = build_loss(t.loss, model)
     batch = None if t.batch_size == "full" else t.batch_size
-    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed)
+    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed, num_workers=t.num_workers)
     val_loader = TensorLoader(splits["val"], pre, t.eval_batch_size) if "val" in splits else None
     monitor = t.monitor if val_loader is not None else t.monitor.removeprefix("val_")
     mode = t.mode if t.mode != "auto" else ("min" if "loss" in monitor else "max")

@@ -116,3 +116,9 @@ def test_evaluate_and_predict(digits_config, tmp_path):
     pred = nnlab.predict(run.dir, [tmp_path / "zero.jpg"], topk=3)[0]
     assert len(pred["top"]) == 3 and abs(sum(t["prob"] for t in pred["top"])) <= 1.0 + 1e-6
     assert pred["top"][0]["prob"] >= pred["top"][1]["prob"]
+
+
+def test_tensorboard_event_files(digits_config, tmp_path):
+    pytest.importorskip("tensorboard")
+    run = nnlab.fit(digits_config, ["--train.tensorboard=true"], runs_root=tmp_path, progress=False)
+    assert list((run.dir / "tensorboard").glob("events.out.tfevents.*"))

@@ -5,6 +5,8 @@ generator, whose state is saved so that a resumed run sees exactly the same batc
 """
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 import torch
@@ -18,12 +20,18 @@ BatchTransform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torc
 class TensorLoader:
     def __init__(self, dataset: ImageDataset, preprocess: Preprocess, batch_size: int | None = None,
                  shuffle: bool = False, seed: int = 0, drop_last: bool = False,
-                 transform: BatchTransform | None = None) -> None:
-        """``batch_size=None`` gives one batch of the whole set (batch gradient descent)."""
+                 transform: BatchTransform | None = None, num_workers: int = 0) -> None:
+        """``batch_size=None`` gives one batch of the whole set (batch gradient descent).
+
+        ``num_workers`` > 0 gathers and normalizes upcoming batches in that many background threads
+        (torch releases the GIL); ``transform`` always runs in the caller's thread, in order, so random
+        augmentation stays reproducible.
+        """
         self.dataset = dataset
         self.batch_size = batch_size or len(dataset)
         self.shuffle, self.drop_last = shuffle, drop_last
         self.transform = transform
+        self.num_workers = num_workers
         self.scale, self.shift = preprocess.scale_shift()
         self.generator = torch.Generator().manual_seed(seed)
         self._epoch_start = self.generator.get_state()
@@ -34,21 +42,27 @@ class TensorLoader:
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.dataset)
         self._epoch_start = self.generator.get_state()
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        order = torch.randperm(len(self.dataset), generator=self.generator) if self.shuffle else None
         skip, self._skip = self._skip, 0
-        for b in range(skip, len(self)):
-            lo, hi = b * self.batch_size, min(n, (b + 1) * self.batch_size)
-            if order is None:
-                images, labels = self.dataset.images[lo:hi], self.dataset.labels[lo:hi]
-            else:
-                idx = order[lo:hi]
-                images, labels = self.dataset.images[idx], self.dataset.labels[idx]
-            x = torch.addcmul(self.shift, images.float(), self.scale)  # (B, C, H, W), normalized
+        batches = range(skip, len(self))
+        if self.num_workers == 0:
+            gathered: Iterator = (self._gather(order, b) for b in batches)
+        else:
+            gathered = _prefetch(lambda b: self._gather(order, b), batches, self.num_workers)
+        for x, labels in gathered:
             if self.transform is not None:
                 x, labels = self.transform(x, labels)
             yield x, labels
+
+    def _gather(self, order: torch.Tensor | None, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lo, hi = b * self.batch_size, min(len(self.dataset), (b + 1) * self.batch_size)
+        if order is None:
+            images, labels = self.dataset.images[lo:hi], self.dataset.labels[lo:hi]
+        else:
+            idx = order[lo:hi]
+            images, labels = self.dataset.images[idx], self.dataset.labels[idx]
+        return torch.addcmul(self.shift, images.float(), self.scale), labels  # (B, C, H, W), normalized
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch_start": self._epoch_start, "current": self.generator.get_state()}
@@ -57,3 +71,20 @@ class TensorLoader:
         """Restore the shuffle; with ``resume_batch`` > 0 replay the interrupted epoch from that batch."""
         self.generator.set_state(state["epoch_start"] if resume_batch else state["current"])
         self._skip = resume_batch
+
+
+def _prefetch(fn: Callable[[int], Any], items: range, workers: int) -> Iterator[Any]:
+    """``map(fn, items)`` in order, computed up to ``2 * workers`` items ahead in a thread pool."""
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        it = iter(items)
+        for item in it:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(fn, nxt))
+            yield result

@@ -107,6 +107,7 @@ class Trainer:
     def train_one_epoch(self, loader: Loader, bar: Progress | None = None) -> dict[str, float]:
         self.model.train()
         sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, **self.state.partial}
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)  # summed on device: no sync per batch
         batches = iter(loader)
         for i, (x, y) in enumerate(batches, start=self.state.batch):
             x, y = _to(x, self.device, self.channels_last), y.to(self.device, non_blocking=True)
@@ -126,15 +127,16 @@ class Trainer:
                     f"loss became {value} at epoch {self.state.epoch + 1}, batch {i + 1}; training stopped and "
                     "the last good checkpoint was kept. Lower the learning rate (optim.lr) or check the data.")
             sums["loss"] += value * len(y)
-            sums["correct"] += float((out.argmax(1) == hard_labels(y)).sum())
+            correct += (out.argmax(1) == hard_labels(y)).sum()
             sums["count"] += len(y)
             self.state.batch = i + 1
             self._call("on_batch_end", value)
             if bar is not None:
                 bar.update(value)
             if self._stop_requested:
-                self.state.partial = sums
+                self.state.partial = {**sums, "correct": sums["correct"] + int(correct)}
                 raise KeyboardInterrupt
+        sums["correct"] += int(correct)
         self.state.batch, self.state.partial = 0, {}
         return {"loss": sums["loss"] / max(sums["count"], 1), "acc": sums["correct"] / max(sums["count"], 1)}
 

@@ -46,3 +46,13 @@ def test_resume_mid_epoch_replays_the_same_batches():
     assert sum(len(y) for y in seen + replay) == 20
     # the next epoch continues the same sequence too
     assert torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in b]))
+
+
+def test_prefetch_workers_give_identical_batches():
+    ds = _ds(50)
+    pre = Preprocess.fit(ds.images)
+    a = TensorLoader(ds, pre, batch_size=4, shuffle=True, seed=3)
+    b = TensorLoader(ds, pre, batch_size=4, shuffle=True, seed=3, num_workers=2)
+    for _ in range(2):
+        for (xa, ya), (xb, yb) in zip(a, b, strict=True):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)

@@ -118,3 +118,26 @@ def test_csv_logger_drops_rows_past_checkpoint(tmp_path):
     t.state.epoch = 2
     log.on_fit_start(t)
     assert path.read_text().splitlines() == ["epoch,loss", "1,0.1", "2,0.2"]
+
+
+def test_bf16_channels_last_lenet_trains():
+    from nnlab.api import build_model
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (64, 1, 28, 28), generator=g, dtype=torch.uint8)
+    ds = ImageDataset(images, (images.float().mean((1, 2, 3)) > 127).long(), ["a", "b"])
+    model = build_model("lenet5", 2, 1, (28, 28)).to(memory_format=torch.channels_last)
+    t = _trainer(model, epochs=2, precision="bf16", channels_last=True)
+    t.fit(TensorLoader(ds, Preprocess.fit(ds.images), 16))
+    assert t.state.step == 8 and all(torch.isfinite(p).all() for p in model.parameters())
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast keeps fp32 master weights
+
+
+def test_cuda_without_gpu_is_a_clear_error():
+    from nnlab.engine.trainer import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(TrainingStopped, match="no CUDA GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
