@@ -55,3 +55,16 @@ def test_real_mnist(mnist_dir):
     assert splits["train"].images.shape == (60000, 1, 28, 28) and len(splits["test"]) == 10000
     assert splits["test"].class_counts() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert abs(splits["train"].images.double().mean().item() - 33.32) < 0.01
+
+
+@pytest.mark.slow
+def test_mnist_download_option_uses_files_already_present(tmp_path, mnist_dir):
+    """download: true goes through torchvision, which finds the files in place and fetches nothing."""
+    import gzip
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in mnist_dir.glob("*.gz"):
+        (raw / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
+    splits = sources.load_splits("mnist", path=str(tmp_path), download=True)
+    assert len(splits["train"]) == 60000 and len(splits["test"]) == 10000
