@@ -203,6 +203,14 @@ def _train(trainer: Trainer, train_loader: TensorLoader, val_loader: TensorLoade
     except TrainingStopped as e:
         runs.update_meta(run_dir, status="failed", message=str(e))
         raise TrainingStopped(f"{e}\nRun directory: {run_dir}") from None
+    except (MemoryError, torch.OutOfMemoryError) as e:
+        msg = (f"out of memory ({type(e).__name__}); lower train.batch_size (now {train_loader.batch_size}) "
+               f"or use a smaller model. The last epoch's checkpoint was kept.")
+        runs.update_meta(run_dir, status="failed", message=msg)
+        raise TrainingStopped(f"{msg}\nRun directory: {run_dir}") from None
+    except Exception as e:  # a bug, not a user error: keep the traceback, but never leave the run "running"
+        runs.update_meta(run_dir, status="failed", message=f"{type(e).__name__}: {e}")
+        raise
     finally:
         st = trainer.state
         runs.update_meta(run_dir, epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)

@@ -122,3 +122,13 @@ def test_tensorboard_event_files(digits_config, tmp_path):
     pytest.importorskip("tensorboard")
     run = nnlab.fit(digits_config, ["--train.tensorboard=true"], runs_root=tmp_path, progress=False)
     assert list((run.dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_out_of_memory_is_a_clear_stop(digits_config, tmp_path, monkeypatch):
+    def oom(self, *a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr("nnlab.engine.trainer.Trainer.train_one_epoch", oom)
+    with pytest.raises(TrainingStopped, match="out of memory.*lower train.batch_size \\(now 64\\)"):
+        nnlab.fit(digits_config, runs_root=tmp_path, progress=False)
+    assert json.loads((tmp_path / "classify" / "t-1" / "meta.json").read_text())["status"] == "failed"
