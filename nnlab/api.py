@@ -8,7 +8,7 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from nnlab import config as cfgmod
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader, load_splits
 from nnlab.data.dataset import ImageDataset
-from nnlab.data.splits import make_splits
+from nnlab.data.splits import load_subset, make_splits, save_subset, select_subset
 from nnlab.engine import callbacks as cb
 from nnlab.engine import checkpoint, runs
 from nnlab.engine.losses import LOSSES
@@ -28,6 +28,7 @@ from nnlab.models import DATA_ARGS, MODELS
 from nnlab.optim import build_optimizer, check_options
 
 DEFAULT_RUNS = Path("runs")
+SUBSET_FILE = "subset.npz"  # a run's training-sample indices when it was trained on a subset
 
 
 @dataclass
@@ -69,12 +70,22 @@ def build_loss(name: str, model: nn.Module) -> nn.Module:
     return LOSSES.build(name)
 
 
-def build_data(cfg: Config, progress: bool = True) -> tuple[dict[str, ImageDataset], Preprocess]:
+def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] | np.ndarray | None = None,
+               val_indices: Sequence[int] | np.ndarray | None = None) -> tuple[dict[str, ImageDataset], Preprocess]:
+    """The config's splits; ``train_indices`` / ``val_indices`` pick samples of the training split to train
+    and validate on (bootstrap samples, cross-validation folds; see ``nnlab.data.splits.select_subset``)."""
     d = cfg.data
     raw = load_splits(d.dataset, path=d.path, download=d.download, image_size=d.image_size,
                       channels=d.channels, resize_mode=d.resize_mode, progress=progress)
-    splits = make_splits(raw, d.val_fraction, d.test_fraction, d.train_size, cfg.seed)
+    seed = cfg.seed if d.split_seed is None else d.split_seed
+    splits = select_subset(make_splits(raw, d.val_fraction, d.test_fraction, d.train_size, seed),
+                           train_indices, val_indices)
     return splits, Preprocess.fit(splits["train"].images, d.resize_mode, d.normalize)
+
+
+def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> dict[str, ImageDataset]:
+    """The splits a run was trained and validated on (its subset of the training split, if any)."""
+    return build_data(cfg, progress, *load_subset(Path(run_dir) / SUBSET_FILE))[0]
 
 
 def _model_for(cfg: Config, classes: list[str], pre: Preprocess) -> nn.Module:
@@ -89,16 +100,22 @@ def _seed_everything(seed: int) -> None:
 
 # ------------------------------------------------------------------------------------------- fit
 def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, resume: str | Path | None = None,
-        extend: str | Path | None = None, runs_root: str | Path = DEFAULT_RUNS, progress: bool = True) -> Run:
+        extend: str | Path | None = None, runs_root: str | Path = DEFAULT_RUNS, progress: bool = True,
+        train_indices: Sequence[int] | np.ndarray | None = None, val_indices: Sequence[int] | np.ndarray | None = None,
+        on_epoch: Callable[[int, dict[str, float]], str | None] | None = None) -> Run:
     """Train from a config (object, YAML path or dict) into a new run directory and test it.
 
     ``resume``: continue that stopped run exactly, in its own directory. ``extend``: start a new run from
     that run's final weights and optimizer state (e.g. more epochs or a new learning rate).
+    ``train_indices`` / ``val_indices``: train (and validate) on chosen samples of the training split.
+    ``on_epoch(epoch, metrics)``: called after each epoch; a returned string stops training with that reason.
     """
     cfg, source = _resolve_config(config, overrides, resume, extend)
     validate(cfg)
     _seed_everything(cfg.seed)
-    splits, pre = build_data(cfg, progress)
+    if resume:
+        train_indices, val_indices = load_subset(Path(resume) / SUBSET_FILE)
+    splits, pre = build_data(cfg, progress, train_indices, val_indices)
     classes = splits["train"].classes
     model = _model_for(cfg, classes, pre)
     t = cfg.train
@@ -119,6 +136,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         runs.update_meta(run_dir, name=run_dir.name, task=cfg.task, model=cfg.model.name, dataset=cfg.data.dataset,
                          classes=classes, preprocess=pre.to_dict(), monitor=monitor, mode=mode, epochs=t.epochs,
                          status="running", extended_from=str(extend) if extend else None)
+        if train_indices is not None or val_indices is not None:
+            save_subset(run_dir / SUBSET_FILE, train_indices, val_indices)
     else:
         runs.update_meta(run_dir, status="running", epochs=t.epochs)
     if not getattr(model, "needs_training", True):
@@ -127,7 +146,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     if t.compile:
         model.compile()
     optimizer = build_optimizer(model, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, **cfg.optim.args)
-    callbacks: list[cb.Callback] = [
+    callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
+    callbacks += [
         cb.Checkpoint(run_dir / "checkpoints", t.checkpoint.interval, t.checkpoint.keep_last),
         cb.CSVLogger(run_dir / "metrics.csv"),
     ]

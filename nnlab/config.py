@@ -29,6 +29,7 @@ class DataConfig:
     val_fraction: float = 0.1  # taken from train when the dataset has no validation split
     test_fraction: float = 0.2  # taken when the dataset has no test split
     train_size: int | None = None  # stratified subset of the training split
+    split_seed: int | None = None  # seed of the val/test split; None: the run's seed (ensembles vary seed only)
     normalize: bool = True
 
     def __post_init__(self) -> None:

@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from nnlab import config as cfgmod
-from nnlab.api import DEFAULT_RUNS, build_data, build_loss, build_model
+from nnlab.api import DEFAULT_RUNS, build_loss, build_model, run_data
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader
+from nnlab.data.dataset import ImageDataset
 from nnlab.engine import checkpoint, runs
 from nnlab.engine.metrics import confusion_matrix, per_class_report, topk_correct
 from nnlab.engine.trainer import resolve_device
@@ -53,7 +54,7 @@ def evaluate(run_dir: str | Path, split: str = "test", weights: str = "best",
              progress: bool = False) -> dict[str, Any]:
     """Loss, top-1/top-5 accuracy, per-class precision/recall/F1 and the confusion matrix on a split."""
     run = load_run(run_dir, weights)
-    splits, _ = build_data(run.config, progress)
+    splits = run_data(run.dir, run.config, progress)
     if split not in splits:
         raise UserError(f"run has no {split!r} split (it has: {', '.join(splits)})")
     loader = TensorLoader(splits[split], run.preprocess, run.config.train.eval_batch_size)
@@ -82,6 +83,21 @@ def evaluate(run_dir: str | Path, split: str = "test", weights: str = "best",
     result["confusion_png"] = str(confusion_png(cm, run.classes, out_dir / f"confusion_{split}.png",
                                                 title=f"{run.dir.name} · {split}"))
     return result
+
+
+def outputs(run: LoadedRun, split: str = "test",
+            splits: dict[str, ImageDataset] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (N, K) and labels (N,) of a loaded run's model on one split (default: the run's own data)."""
+    splits = run_data(run.dir, run.config) if splits is None else splits
+    if split not in splits:
+        raise UserError(f"run has no {split!r} split (it has: {', '.join(splits)})")
+    loader = TensorLoader(splits[split], run.preprocess, run.config.train.eval_batch_size)
+    logits, labels = [], []
+    with torch.inference_mode():
+        for x, y in loader:
+            logits.append(run.model(x.to(run.device)).float().cpu())  # (B, K)
+            labels.append(y)
+    return torch.cat(logits), torch.cat(labels)
 
 
 def predict(run_dir: str | Path, images: Sequence[str | Path], topk: int = 5) -> list[dict[str, Any]]:

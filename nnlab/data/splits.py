@@ -1,6 +1,9 @@
 """Train / validation / test splits: fixed ones from the source, or stratified fractions with a seed."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Sequence
+
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
@@ -36,3 +39,43 @@ def make_splits(splits: dict[str, ImageDataset], val_fraction: float, test_fract
         _, taken = stratified_indices(out["train"].labels, train_size, seed + 2)
         out["train"] = out["train"].subset(taken)
     return out
+
+
+def select_subset(splits: dict[str, ImageDataset], train_indices: Sequence[int] | np.ndarray | None,
+                  val_indices: Sequence[int] | np.ndarray | None = None) -> dict[str, ImageDataset]:
+    """Train on chosen samples of the training split (repeats allowed: bootstrap samples) and, with
+    ``val_indices``, validate on other samples of it instead of the validation split (k-fold CV)."""
+    out = dict(splits)
+    full = splits["train"]
+    if val_indices is not None:
+        out["val"] = full.subset(_checked(val_indices, len(full), "val_indices"))
+    if train_indices is not None:
+        out["train"] = full.subset(_checked(train_indices, len(full), "train_indices"))
+    return out
+
+
+def save_subset(path: str | Path, train_indices: Sequence[int] | np.ndarray | None,
+                val_indices: Sequence[int] | np.ndarray | None) -> None:
+    """Store a run's subset indices so that evaluating or resuming it sees the same data."""
+    arrays = {k: np.asarray(v, dtype=np.int64) for k, v in (("train", train_indices), ("val", val_indices))
+              if v is not None}
+    np.savez(Path(path), **arrays)
+
+
+def load_subset(path: str | Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(train_indices, val_indices) saved by ``save_subset``; (None, None) when there is no file."""
+    path = Path(path)
+    if not path.is_file():
+        return None, None
+    with np.load(path) as f:
+        return (f["train"] if "train" in f else None), (f["val"] if "val" in f else None)
+
+
+def _checked(indices: Sequence[int] | np.ndarray, n: int, name: str) -> torch.Tensor:
+    idx = torch.as_tensor(np.asarray(indices))
+    if idx.ndim != 1 or len(idx) == 0 or idx.dtype not in (torch.int32, torch.int64):
+        raise DataError(f"{name} must be a non-empty 1-D list of integer sample indices")
+    if int(idx.min()) < 0 or int(idx.max()) >= n:
+        raise DataError(f"{name} must lie in 0..{n - 1} (the training split has {n} samples), "
+                        f"got {int(idx.min())}..{int(idx.max())}")
+    return idx.long()

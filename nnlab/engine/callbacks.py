@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from nnlab.engine import checkpoint
 
@@ -94,6 +94,19 @@ class EarlyStopping(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.wait = state["best"], state["wait"]
+
+
+class OnEpoch(Callback):
+    """Calls ``fn(epoch, metrics)`` after each epoch; a returned string stops training with that reason
+    (how a hyper-parameter search prunes a trial through the public API)."""
+
+    def __init__(self, fn: Callable[[int, dict[str, float]], str | None]) -> None:
+        self.fn = fn
+
+    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        reason = self.fn(trainer.state.epoch, metrics)
+        if reason:
+            trainer.state.stop_reason = reason
 
 
 class CSVLogger(Callback):
