@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -95,10 +96,12 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     elif url.startswith(("postgresql", "mysql")):
         connect = {"connect_timeout": 10}
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs={"connect_args": connect, "pool_pre_ping": True},
-            heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+        with warnings.catch_warnings():  # heartbeats and retries are "experimental" in Optuna's terms
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs={"connect_args": connect, "pool_pre_ping": True},
+                heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=_retry())
     except ImportError as e:
         raise UserError(f"search storage {safe_url(url)} needs a database driver ({e}); for PostgreSQL: "
                         "pip install 'nnlab[search-db]' (psycopg2-binary)") from None
@@ -109,6 +112,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
 def search(spec: SearchSpec, on_trial: Callable[[str], None] | None = print) -> optuna.Study:
     """Run (or continue) the search until ``spec.trials`` trials have finished; return the study."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own progress lines instead of Optuna's
     with _local_lock(spec.storage) as alone:
         study = _create_study(spec)
         if alone:
@@ -240,10 +244,11 @@ def _pruner(spec: SearchSpec) -> optuna.pruners.BasePruner:
 
 
 def _sampler(spec: SearchSpec, worker: int, existing: int) -> optuna.samplers.BaseSampler:
-    """Workers and restarts get different seeds, so that they do not propose the same points again."""
-    seed = spec.seed + 1000 * worker + existing
+    """Random and TPE samplers of other workers and of restarts get other seeds, so that they do not propose
+    the same points again; the grid keeps one seed, which fixes its (shuffled) order of grid points."""
     if spec.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_space(spec.params), seed=seed)
+        return optuna.samplers.GridSampler(grid_space(spec.params), seed=spec.seed)
+    seed = spec.seed + 1000 * worker + existing
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, spec.trials // 4)))
@@ -254,12 +259,18 @@ def _requeue_unfinished(study: optuna.Study) -> None:
     (Optuna's retry callback keeps a grid trial's grid point)."""
     storage = study._storage
     retried = {n for t in study.trials for n in t.system_attrs.get("retry_history", [])}
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+    retry = _retry()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.FAIL)):
         if t.state == TrialState.RUNNING:
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         if t.number not in retried:
             retry(study, storage.get_trial(t._trial_id))
+
+
+def _retry() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
 
 
 def _finished(study: optuna.Study) -> int:
