@@ -29,7 +29,7 @@ def study(ctx: StudyContext) -> StudyReport:
         ctx.log(f"repeat {rep + 1}/{repeats}: single {singles[0].test['acc']:.4f}, average {avg.test_acc:.4f}, "
                 f"bagging {bag.test_acc:.4f}")
     rows = [[k, 1 if k == "single model" else members, fmt_ms(member_acc[k]), fmt_ms(v)] for k, v in acc.items()]
-    single, avg_m, bag_m = (mean_std(v)[0] for v in acc.values())
+    single, bag_m, avg_m = (mean_std(v)[0] for v in acc.values())
     verdict = (f"Averaging {members} independently trained models gives {100 * avg_m:.2f}% test accuracy and bagging "
                f"{100 * bag_m:.2f}%, against {100 * single:.2f}% for one model. Ensembling "
                f"{'helps' if max(avg_m, bag_m) > single else 'does not help'} here; bagging members see only "
