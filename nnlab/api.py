@@ -25,7 +25,7 @@ from nnlab.engine.losses import LOSSES
 from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
 from nnlab.errors import ConfigError, TrainingStopped, UserError
 from nnlab.models import DATA_ARGS, MODELS
-from nnlab.optim import build_optimizer, build_scheduler, check_options, check_schedule
+from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
 
 DEFAULT_RUNS = Path("runs")
 SUBSET_FILE = "subset.npz"  # a run's training-sample indices when it was trained on a subset
@@ -52,7 +52,7 @@ def validate(cfg: Config) -> None:
         if key not in model_opts:
             raise ConfigError(f"unknown config key 'model.{key}' for model {cfg.model.name!r} "
                               f"(it takes: {', '.join(model_opts) or 'no options'})")
-    check_options(cfg.optim.name, cfg.optim.args)
+    check_options(cfg.optim.name, [*cfg.optim.args, *(["weight_decay"] if cfg.optim.weight_decay else [])])
     check_schedule(cfg.optim.schedule.name, cfg.optim.schedule.args, cfg.optim.schedule.per_step)
     if cfg.train.loss != "auto":
         LOSSES.get(cfg.train.loss)
@@ -99,6 +99,19 @@ def optim_steps_per_epoch(cfg: Config, n_train: int) -> int:
     """Optimizer steps per epoch on ``n_train`` training samples (batches, then gradient accumulation)."""
     batches = 1 if cfg.train.batch_size == "full" else -(-n_train // cfg.train.batch_size)
     return -(-batches // cfg.train.accumulate)
+
+
+def lr_preview(config: Config | str | Path | dict, overrides: Sequence[str] = ()) -> tuple[Config, list[float], int]:
+    """The config, the learning rate of every optimizer step of its run (before training) and the steps per
+    epoch (the training split is read only for per-step schedules)."""
+    cfg, _ = _resolve_config(config, overrides, None, None)
+    validate(cfg)
+    per_epoch = 1
+    if cfg.optim.schedule.per_step:
+        per_epoch = optim_steps_per_epoch(cfg, len(build_data(cfg, progress=False)[0]["train"]))
+    lr = cfg.optim.lr or OPTIMIZERS[cfg.optim.name].lr
+    s = cfg.optim.schedule
+    return cfg, lr_curve(s.name, lr, cfg.train.epochs, per_epoch, s.per_step, **s.args), per_epoch
 
 
 def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> dict[str, ImageDataset]:

@@ -1,17 +1,17 @@
 """The optimizer table (timm style): name -> class, defaults, capability flags, update rule; ``build_optimizer``.
 
-torch.optim provides every algorithm it has (with its multi-tensor ``foreach`` path where offered); timm provides
+torch.optim provides every algorithm it has (choosing its foreach/fused paths by device); timm provides
 AdamP, SGDP (Heo et al. 2021, arXiv:2006.08217) and Lion (Chen et al. 2023, arXiv:2302.06675). Nothing here
 re-implements an update rule; the table only names, documents and configures them.
 """
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-import timm.optim
 import torch
 from torch import nn
 
@@ -21,7 +21,7 @@ from nnlab.optim.groups import param_groups
 
 @dataclass(frozen=True)
 class OptimizerEntry:
-    cls: type[torch.optim.Optimizer]
+    target: type[torch.optim.Optimizer] | str  # the class, or "module:Class" imported on first use (timm: ~2 s)
     defaults: dict[str, Any] = field(default_factory=dict)  # applied unless the user overrides them
     lr: float = 0.01  # a sensible default learning rate for this optimizer (small CNNs / MLPs)
     rule: str = ""  # one-line update rule (g: gradient, w: weights, t: step)
@@ -30,6 +30,13 @@ class OptimizerEntry:
     adaptive: bool = False  # per-parameter step sizes from gradient statistics
     needs_closure: bool = False  # step(closure) re-evaluates the loss (quasi-Newton line search)
     single_group: bool = False  # takes one parameter group only (no per-group lr or decay)
+
+    @property
+    def cls(self) -> type[torch.optim.Optimizer]:
+        if isinstance(self.target, str):
+            module, name = self.target.split(":")
+            return getattr(importlib.import_module(module), name)
+        return self.target
 
     def options(self) -> dict[str, Any]:
         """Every keyword the class takes, with the value nnlab uses when the user gives none."""
@@ -63,16 +70,17 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
     "radam": OptimizerEntry(torch.optim.RAdam, {}, 1e-3,
                             "Adam whose adaptive step is rectified (SGD-with-momentum while the variance of v "
                             "is untrustworthy)", has_betas=True, adaptive=True),
-    "adamp": OptimizerEntry(timm.optim.AdamP, {}, 1e-3,
+    "adamp": OptimizerEntry("timm.optim:AdamP", {}, 1e-3,
                             "Adam that removes the radial component of the update for scale-invariant weights",
                             has_betas=True, adaptive=True),
-    "sgdp": OptimizerEntry(timm.optim.SGDP, {"momentum": 0.9}, 0.05,
+    "sgdp": OptimizerEntry("timm.optim:SGDP", {"momentum": 0.9}, 0.05,
                            "momentum SGD that removes the radial component for scale-invariant weights",
                            has_momentum=True),
-    "lbfgs": OptimizerEntry(torch.optim.LBFGS, {}, 1.0,
-                            "quasi-Newton: w -= lr*H*g, H from the last history_size (dw, dg) pairs",
+    "lbfgs": OptimizerEntry(torch.optim.LBFGS, {"line_search_fn": "strong_wolfe"}, 1.0,
+                            "quasi-Newton: w -= lr*H*g, H from the last history_size (dw, dg) pairs; strong-Wolfe "
+                            "line search (best with batch_size: full)",
                             needs_closure=True, single_group=True),
-    "lion": OptimizerEntry(timm.optim.Lion, {}, 1e-4,
+    "lion": OptimizerEntry("timm.optim:Lion", {}, 1e-4,
                            "m' = b1*m + (1-b1)*g; w -= lr*(sign(m') + wd*w); m = b2*m + (1-b2)*g",
                            has_betas=True),
 }
@@ -111,10 +119,7 @@ def build_optimizer(model: nn.Module, name: str, lr: float | None = None, weight
     if entry.single_group and len(groups) > 1:
         raise ConfigError(f"optimizer {name!r} takes a single parameter group: use lr_mult values of 0 or 1 "
                           "only, and no weight decay")
-    kwargs = {**_foreach_kw(entry.cls), **entry.defaults, **options, "lr": base_lr}
-    return entry.cls(groups, **kwargs)
-
-
-def _foreach_kw(cls: type[torch.optim.Optimizer]) -> dict[str, Any]:
-    """Ask for the multi-tensor (foreach) implementation where the class offers it."""
-    return {"foreach": True} if "foreach" in inspect.signature(cls).parameters else {}
+    # No implementation flag: torch picks its multi-tensor (foreach) path when the parameters are on a GPU and
+    # the per-tensor loop on CPU, where it measured faster here (benchmarks/optim_step.py); optim.foreach: true
+    # or optim.fused: true ask for one explicitly.
+    return entry.cls(groups, **{**entry.defaults, **options, "lr": base_lr})

@@ -111,10 +111,10 @@ def test_every_optimizer_decreases_a_convex_quadratic(name):
     assert loss().item() < start
 
 
-def test_foreach_is_used_where_offered():
+def test_torch_chooses_the_implementation_unless_asked():
     model = Param(W0)
-    assert build_optimizer(model, "adam").defaults["foreach"] is True
-    assert "foreach" not in build_optimizer(model, "lbfgs").defaults
+    assert build_optimizer(model, "adam").defaults["foreach"] is None  # foreach on GPU, loop on CPU
+    assert build_optimizer(model, "adam", foreach=True).defaults["foreach"] is True
 
 
 def test_user_options_override_table_defaults():
