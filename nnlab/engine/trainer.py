@@ -70,11 +70,13 @@ class Trainer:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, *,
                  epochs: int, device: torch.device, accumulate: int = 1, precision: str = "fp32",
                  channels_last: bool = False, scheduler: Any = None, callbacks: Iterable[Callback] = (),
-                 monitor: str = "val_acc", mode: str = "max", progress: bool = True) -> None:
+                 monitor: str = "val_acc", mode: str = "max", progress: bool = True,
+                 clip_norm: float | None = None, clip_value: float | None = None) -> None:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.epochs, self.device, self.accumulate = epochs, device, accumulate
         self.precision, self.channels_last = precision, channels_last
         self.scheduler = scheduler
+        self.clip_norm, self.clip_value = clip_norm, clip_value
         self.callbacks = list(callbacks)
         self.monitor, self.mode = monitor, mode
         self.progress = progress
@@ -116,7 +118,7 @@ class Trainer:
                 loss = self.loss_fn(out, y)
             (loss / self.accumulate).backward()
             if (i + 1) % self.accumulate == 0 or i + 1 == len(loader):
-                self.optimizer.step()
+                self._step(x, y)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.state.step += 1
                 if self.scheduler is not None and getattr(self.scheduler, "per_step", False):
@@ -139,6 +141,29 @@ class Trainer:
         sums["correct"] += int(correct)
         self.state.batch, self.state.partial = 0, {}
         return {"loss": sums["loss"] / max(sums["count"], 1), "acc": sums["correct"] / max(sums["count"], 1)}
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Clip the gradients and step; LBFGS re-evaluates the loss on this batch through a closure."""
+        closure = None
+        if isinstance(self.optimizer, torch.optim.LBFGS):
+            def closure() -> torch.Tensor:
+                self.optimizer.zero_grad(set_to_none=True)
+                with _autocast(self.device, self.precision):
+                    loss = self.loss_fn(self.model(x), y)
+                loss.backward()
+                self._clip()
+                return loss.detach()
+        self._clip()
+        self.optimizer.step(closure)
+
+    def _clip(self) -> None:
+        if self.clip_norm is None and self.clip_value is None:
+            return
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if self.clip_value is not None:
+            nn.utils.clip_grad_value_(params, self.clip_value)
+        if self.clip_norm is not None:
+            nn.utils.clip_grad_norm_(params, self.clip_norm)
 
     def _end_epoch(self, metrics: dict[str, float]) -> None:
         st = self.state
