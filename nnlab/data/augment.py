@@ -2,9 +2,10 @@
 
 Geometric ops (rotation, scale, translation, random resized crop, pad-and-crop) are folded into one
 affine matrix per sample and applied with a single ``grid_sample``; flips, 90-degree turns, HSV jitter
-(as in DIGITS), Gaussian noise and random erasing are masked tensor ops. HSV conversion and the
-reference kernels come from torchvision.transforms.v2. Ops work on pixels in [0, 1]: the batch is
-un-normalized, augmented and normalized again. Labels are never changed.
+(as in DIGITS), Gaussian noise and random erasing are masked tensor ops. torchvision.transforms.v2 kernels
+take one parameter per call, so these batched versions are tested against them sample by sample
+(tests/data/test_augment.py). Ops work on pixels in [0, 1]: the batch is un-normalized, augmented and
+normalized again. Labels are never changed.
 
 On datasets marked orientation-sensitive (``data.orientation_sensitive``; by default ``digits`` and
 ``mnist``, where a flipped 2 or a turned 6 is another digit), ``hflip``, ``vflip``, ``rot90`` and
@@ -18,7 +19,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_hsv
 
 from nnlab.config import AugmentConfig, DataConfig
 from nnlab.data.preprocess import Preprocess
@@ -71,6 +71,21 @@ def check(cfg: AugmentConfig, data: DataConfig) -> None:
 
 def _uniform(n: int, lo: float, hi: float, g: torch.Generator | None) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=g)
+
+
+def hsv_shift(p: torch.Tensor, dh: torch.Tensor, ds: torch.Tensor, dv: torch.Tensor) -> torch.Tensor:
+    """RGB (B, 3, H, W) in [0, 1] -> HSV, hue + dh (turns), saturation and value times (1 + ds / dv),
+    -> RGB, in one pass without materializing HSV (same result as torchvision's adjust_hue for the hue)."""
+    r, g, b = p.unbind(1)  # each (B, H, W)
+    vmax, which = p.max(1)
+    chroma = vmax - p.amin(1)
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    hue = torch.where(which == 0, ((g - b) / safe) % 6, torch.where(which == 1, (b - r) / safe + 2, (r - g) / safe + 4))
+    hue = (torch.where(chroma > 0, hue, torch.zeros_like(hue)) + 6 * dh) % 6  # sextants, [0, 6)
+    sat = (chroma / torch.where(vmax > 0, vmax, torch.ones_like(vmax)) * (1 + ds)).clamp(0, 1)
+    value = (vmax * (1 + dv)).clamp(0, 1)
+    k = (torch.tensor([5.0, 3.0, 1.0], device=p.device).view(1, 3, 1, 1) + hue[:, None]) % 6  # (B, 3, H, W)
+    return value[:, None] - (value * sat)[:, None] * torch.minimum(k, 4 - k).clamp(0, 1)
 
 
 class BatchAugment:
@@ -159,9 +174,7 @@ class BatchAugment:
         dh, ds, dv = (_uniform(n, -m, m, self.g).to(p.device).view(-1, 1, 1) for m in (c.hue, c.saturation, c.value))
         if p.shape[1] != 3:
             return (p * (1 + dv[:, None])).clamp(0, 1)
-        h, s, v = _rgb_to_hsv(p).unbind(1)  # each (B, H, W)
-        hsv = torch.stack([(h + dh) % 1.0, (s * (1 + ds)).clamp(0, 1), (v * (1 + dv)).clamp(0, 1)], 1)
-        return _hsv_to_rgb(hsv)
+        return hsv_shift(p, dh, ds, dv)
 
     def erase(self, p: torch.Tensor) -> torch.Tensor:
         """Random erasing (Zhong et al. 2020): with probability erase, a box inside the image set to 0."""

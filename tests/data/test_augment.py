@@ -125,3 +125,17 @@ def test_label_changing_ops_refused_on_orientation_sensitive_data(ops, key):
 def test_bad_values_name_the_key(raw, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         from_dict({"augment": raw})
+
+
+def test_hsv_shift_matches_torchvision_hsv_round_trip():
+    from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_hsv
+
+    from nnlab.data.augment import hsv_shift
+
+    img = torch.rand(4, 3, 9, 9)
+    img[0, :, 0, 0] = 0.5  # grey pixel: no hue
+    dh, ds, dv = (torch.tensor([0.1, -0.2, 0.45, 0.0]).view(-1, 1, 1), torch.tensor([0.3, -0.5, 0.0, 0.2]).view(-1, 1, 1),
+                  torch.tensor([-0.3, 0.2, 0.0, 0.5]).view(-1, 1, 1))
+    h, s, v = _rgb_to_hsv(img).unbind(1)
+    ref = _hsv_to_rgb(torch.stack([(h + dh) % 1, (s * (1 + ds)).clamp(0, 1), (v * (1 + dv)).clamp(0, 1)], 1))
+    torch.testing.assert_close(hsv_shift(img, dh, ds, dv), ref, atol=1e-5, rtol=0)
