@@ -16,7 +16,7 @@ from torch import nn
 
 from nnlab import config as cfgmod
 from nnlab.config import Config
-from nnlab.data import Preprocess, TensorLoader, load_splits
+from nnlab.data import Preprocess, TensorLoader, augment, load_splits
 from nnlab.data.dataset import ImageDataset
 from nnlab.data.splits import load_subset, make_splits, save_subset, select_subset
 from nnlab.engine import callbacks as cb
@@ -26,6 +26,7 @@ from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_d
 from nnlab.errors import ConfigError, TrainingStopped, UserError
 from nnlab.models import DATA_ARGS, MODELS
 from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
+from nnlab import regularize
 
 DEFAULT_RUNS = Path("runs")
 SUBSET_FILE = "subset.npz"  # a run's training-sample indices when it was trained on a subset
@@ -56,6 +57,8 @@ def validate(cfg: Config) -> None:
     check_schedule(cfg.optim.schedule.name, cfg.optim.schedule.args, cfg.optim.schedule.per_step)
     if cfg.train.loss != "auto":
         LOSSES.get(cfg.train.loss)
+    regularize.check_mixable(cfg.task, cfg.regularize.mixup, cfg.regularize.cutmix)
+    augment.check(cfg.augment, cfg.data)
 
 
 def build_model(name: str, num_classes: int, in_chans: int, input_size: tuple[int, int],
@@ -114,6 +117,14 @@ def lr_preview(config: Config | str | Path | dict, overrides: Sequence[str] = ()
     return cfg, lr_curve(s.name, lr, cfg.train.epochs, per_epoch, s.per_step, **s.args), per_epoch
 
 
+def build_train_hooks(cfg: Config, pre: Preprocess, num_classes: int
+                      ) -> tuple[regularize.BatchTransform | None, regularize.StepRegularizer | None]:
+    """The training batch transform (augmentation, input noise, soft targets) and the step regularizer
+    (penalty, weight noise). Evaluation and prediction never use either."""
+    step, targets = regularize.build(cfg.regularize, num_classes)
+    return regularize.chain(augment.build(cfg.augment, pre), targets), step
+
+
 def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> dict[str, ImageDataset]:
     """The splits a run was trained and validated on (its subset of the training split, if any)."""
     return build_data(cfg, progress, *load_subset(Path(run_dir) / SUBSET_FILE))[0]
@@ -156,7 +167,9 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         model.to(memory_format=torch.channels_last)
     loss_fn = build_loss(t.loss, model)
     batch = None if t.batch_size == "full" else t.batch_size
-    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed, num_workers=t.num_workers)
+    train_transform, step_regularizer = build_train_hooks(cfg, pre, len(classes))
+    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed, num_workers=t.num_workers,
+                                transform=train_transform)
     val_loader = TensorLoader(splits["val"], pre, t.eval_batch_size) if "val" in splits else None
     monitor = t.monitor if val_loader is not None else t.monitor.removeprefix("val_")
     mode = t.mode if t.mode != "auto" else ("min" if "loss" in monitor else "max")
@@ -190,7 +203,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     trainer = Trainer(model, optimizer, loss_fn, epochs=t.epochs, device=device, accumulate=t.accumulate,
                       precision=t.precision, channels_last=t.channels_last, callbacks=callbacks,
                       monitor=monitor, mode=mode, progress=progress, scheduler=scheduler,
-                      clip_norm=t.clip_norm, clip_value=t.clip_value)
+                      clip_norm=t.clip_norm, clip_value=t.clip_value, regularizer=step_regularizer)
     if resume:
         trainer.load_state_dict(checkpoint.load(run_dir / "checkpoints" / "last.pt"), train_loader)
     elif source is not None:
