@@ -21,7 +21,7 @@ from nnlab.data.dataset import ImageDataset
 from nnlab.data.splits import load_subset, make_splits, save_subset, select_subset
 from nnlab.engine import callbacks as cb
 from nnlab.engine import checkpoint, runs
-from nnlab.engine.losses import LOSSES
+from nnlab.engine.losses import LOSSES, AuxiliaryLoss
 from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
 from nnlab.errors import ConfigError, TrainingStopped, UserError
 from nnlab.models import DATA_ARGS, MODELS
@@ -66,8 +66,12 @@ def build_model(name: str, num_classes: int, in_chans: int, input_size: tuple[in
 def build_loss(name: str, model: nn.Module) -> nn.Module:
     if name == "auto":
         loss_name, options = getattr(model, "default_loss", ("cross_entropy", {}))
-        return LOSSES.build(loss_name, **options)
-    return LOSSES.build(name)
+        loss = LOSSES.build(loss_name, **options)
+    else:
+        loss = LOSSES.build(name)
+    if hasattr(model, "pop_aux"):  # auxiliary classifiers (GoogLeNet) add their weighted losses in training
+        loss = AuxiliaryLoss(loss, model.pop_aux, model.aux_weight)
+    return loss
 
 
 def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] | np.ndarray | None = None,

@@ -7,9 +7,10 @@ from nnlab.errors import ConfigError
 from nnlab.models import MODELS
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
-# the deepest zoo models take seconds per case on CPU: their contract runs with the slow tests
-HEAVY = {"resnet101", "resnet152", "densenet169", "densenet201", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"}
-CASES = [pytest.param(name, shape, marks=[pytest.mark.slow] if name in HEAVY else [])
+# the larger zoo models take seconds per case at 28x28 and up on CPU: there they run with the slow tests
+HEAVY = {"resnet34", "resnet50", "resnet101", "resnet152", "densenet169", "densenet201",
+         *(f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn"))}
+CASES = [pytest.param(name, shape, marks=[pytest.mark.slow] if name in HEAVY and shape[1] > 8 else [])
          for name in MODELS.names() for shape in SHAPES]
 
 
