@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -24,7 +24,7 @@ from nnlab.engine import checkpoint, runs
 from nnlab.engine.losses import LOSSES, AuxiliaryLoss
 from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
 from nnlab.errors import ConfigError, TrainingStopped, UserError
-from nnlab.models import DATA_ARGS, MODELS
+from nnlab.models import DATA_ARGS, MODELS, transfer
 from nnlab.optim import build_optimizer, check_options
 
 DEFAULT_RUNS = Path("runs")
@@ -48,8 +48,9 @@ class Run:
 def validate(cfg: Config) -> None:
     """Reject unknown names and options before any data is read or any run is created."""
     model_opts = MODELS.options(cfg.model.name, exclude=DATA_ARGS)
+    transfer.options(cfg.model.args)
     for key in cfg.model.args:
-        if key not in model_opts:
+        if key not in model_opts and key not in transfer.KEYS:
             raise ConfigError(f"unknown config key 'model.{key}' for model {cfg.model.name!r} "
                               f"(it takes: {', '.join(model_opts) or 'no options'})")
     check_options(cfg.optim.name, cfg.optim.args)
@@ -93,7 +94,8 @@ def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> dict[s
 
 
 def _model_for(cfg: Config, classes: list[str], pre: Preprocess) -> nn.Module:
-    return build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width), **cfg.model.args)
+    return build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width),
+                       **transfer.builder_options(cfg.model.args))
 
 
 def _seed_everything(seed: int) -> None:
@@ -122,6 +124,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     splits, pre = build_data(cfg, progress, train_indices, val_indices)
     classes = splits["train"].classes
     model = _model_for(cfg, classes, pre)
+    tr = transfer.options(cfg.model.args)
+    frozen = transfer.apply(model, None if source else tr.weights, tr.freeze, tr.reset_head)
     t = cfg.train
     device = resolve_device(t.device)
     model.to(device)
@@ -139,7 +143,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         cfgmod.save(cfg, run_dir / "config.yaml")
         runs.update_meta(run_dir, name=run_dir.name, task=cfg.task, model=cfg.model.name, dataset=cfg.data.dataset,
                          classes=classes, preprocess=pre.to_dict(), monitor=monitor, mode=mode, epochs=t.epochs,
-                         status="running", extended_from=str(extend) if extend else None)
+                         status="running", extended_from=str(extend) if extend else None,
+                         transfer=asdict(frozen) if tr.weights or tr.freeze else None)
         if train_indices is not None or val_indices is not None:
             save_subset(run_dir / SUBSET_FILE, train_indices, val_indices)
     else:
@@ -147,6 +152,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     if not getattr(model, "needs_training", True):
         return _fit_memorizer(model, splits, pre, loss_fn, cfg, run_dir, device, monitor)
 
+    if progress and (tr.weights or tr.freeze):
+        print(frozen.describe(), file=sys.stderr)
     if t.compile:
         model.compile()
     optimizer = build_optimizer(model, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, **cfg.optim.args)

@@ -12,6 +12,7 @@ from nnlab.api import validate
 from nnlab.cli.options import overrides as get_overrides
 from nnlab.errors import UserError
 from nnlab.models.summary import summarize
+from nnlab.models.transfer import builder_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("summary takes only --model.KEY=VALUE options")
     cfg = cfgmod.from_dict(raw)
     validate(cfg)
-    model = nnlab.build_model(args.model, args.classes, c, (h, w), **cfg.model.args)
+    model = nnlab.build_model(args.model, args.classes, c, (h, w), **builder_options(cfg.model.args))
     print(summarize(model, (c, h, w), args.batch).table())
     return 0
