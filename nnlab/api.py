@@ -18,7 +18,7 @@ from nnlab import config as cfgmod
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader, load_splits
 from nnlab.data.dataset import ImageDataset
-from nnlab.data.splits import load_subset, make_splits, save_subset, select_subset
+from nnlab.data.splits import load_subset, make_splits, save_subset, select_classes, select_subset
 from nnlab.engine import callbacks as cb
 from nnlab.engine import checkpoint, runs
 from nnlab.engine.losses import LOSSES, AuxiliaryLoss
@@ -82,6 +82,7 @@ def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] 
     d = cfg.data
     raw = load_splits(d.dataset, path=d.path, download=d.download, image_size=d.image_size,
                       channels=d.channels, resize_mode=d.resize_mode, progress=progress)
+    raw = select_classes(raw, d.classes) if d.classes is not None else raw
     seed = cfg.seed if d.split_seed is None else d.split_seed
     splits = select_subset(make_splits(raw, d.val_fraction, d.test_fraction, d.train_size, seed),
                            train_indices, val_indices)
