@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,13 +18,13 @@ from nnlab import config as cfgmod
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader, augment, load_splits
 from nnlab.data.dataset import ImageDataset
-from nnlab.data.splits import load_subset, make_splits, save_subset, select_subset
+from nnlab.data.splits import load_subset, make_splits, save_subset, select_classes, select_subset
 from nnlab.engine import callbacks as cb
 from nnlab.engine import checkpoint, runs
-from nnlab.engine.losses import LOSSES
+from nnlab.engine.losses import LOSSES, AuxiliaryLoss
 from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
 from nnlab.errors import ConfigError, TrainingStopped, UserError
-from nnlab.models import DATA_ARGS, MODELS
+from nnlab.models import DATA_ARGS, MODELS, transfer
 from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
 from nnlab import regularize
 
@@ -49,8 +49,9 @@ class Run:
 def validate(cfg: Config) -> None:
     """Reject unknown names and options before any data is read or any run is created."""
     model_opts = MODELS.options(cfg.model.name, exclude=DATA_ARGS)
+    transfer.options(cfg.model.args)
     for key in cfg.model.args:
-        if key not in model_opts:
+        if key not in model_opts and key not in transfer.KEYS:
             raise ConfigError(f"unknown config key 'model.{key}' for model {cfg.model.name!r} "
                               f"(it takes: {', '.join(model_opts) or 'no options'})")
     check_options(cfg.optim.name, [*cfg.optim.args, *(["weight_decay"] if cfg.optim.weight_decay else [])])
@@ -70,8 +71,12 @@ def build_model(name: str, num_classes: int, in_chans: int, input_size: tuple[in
 def build_loss(name: str, model: nn.Module) -> nn.Module:
     if name == "auto":
         loss_name, options = getattr(model, "default_loss", ("cross_entropy", {}))
-        return LOSSES.build(loss_name, **options)
-    return LOSSES.build(name)
+        loss = LOSSES.build(loss_name, **options)
+    else:
+        loss = LOSSES.build(name)
+    if hasattr(model, "pop_aux"):  # auxiliary classifiers (GoogLeNet) add their weighted losses in training
+        loss = AuxiliaryLoss(loss, model.pop_aux, model.aux_weight)
+    return loss
 
 
 def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] | np.ndarray | None = None,
@@ -81,6 +86,7 @@ def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] 
     d = cfg.data
     raw = load_splits(d.dataset, path=d.path, download=d.download, image_size=d.image_size,
                       channels=d.channels, resize_mode=d.resize_mode, progress=progress)
+    raw = select_classes(raw, d.classes) if d.classes is not None else raw
     seed = cfg.seed if d.split_seed is None else d.split_seed
     splits = select_subset(make_splits(raw, d.val_fraction, d.test_fraction, d.train_size, seed),
                            train_indices, val_indices)
@@ -131,7 +137,8 @@ def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> dict[s
 
 
 def _model_for(cfg: Config, classes: list[str], pre: Preprocess) -> nn.Module:
-    return build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width), **cfg.model.args)
+    return build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width),
+                       **transfer.builder_options(cfg.model.args))
 
 
 def _seed_everything(seed: int) -> None:
@@ -160,6 +167,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     splits, pre = build_data(cfg, progress, train_indices, val_indices)
     classes = splits["train"].classes
     model = _model_for(cfg, classes, pre)
+    tr = transfer.options(cfg.model.args)
+    frozen = transfer.apply(model, None if source else tr.weights, tr.freeze, tr.reset_head)
     t = cfg.train
     device = resolve_device(t.device)
     model.to(device)
@@ -181,7 +190,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         cfgmod.save(cfg, run_dir / "config.yaml")
         runs.update_meta(run_dir, name=run_dir.name, task=cfg.task, model=cfg.model.name, dataset=cfg.data.dataset,
                          classes=classes, preprocess=pre.to_dict(), monitor=monitor, mode=mode, epochs=t.epochs,
-                         status="running", extended_from=str(extend) if extend else None)
+                         status="running", extended_from=str(extend) if extend else None,
+                         transfer=asdict(frozen) if tr.weights or tr.freeze else None)
         if train_indices is not None or val_indices is not None:
             save_subset(run_dir / SUBSET_FILE, train_indices, val_indices)
     else:
@@ -189,6 +199,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     if not getattr(model, "needs_training", True):
         return _fit_memorizer(model, splits, pre, loss_fn, cfg, run_dir, device, monitor)
 
+    if progress and (tr.weights or tr.freeze):
+        print(frozen.describe(), file=sys.stderr)
     if t.compile:
         model.compile()
     callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []

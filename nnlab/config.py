@@ -32,6 +32,7 @@ class DataConfig:
     split_seed: int | None = None  # seed of the val/test split; None: the run's seed (ensembles vary seed only)
     normalize: bool = True
     orientation_sensitive: bool | None = None  # flips/rotations change labels; None: yes for digits, mnist
+    classes: list[Union[str, int]] | None = None  # keep only these classes, relabelled 0..k-1 in this order
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)")

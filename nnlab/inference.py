@@ -17,6 +17,7 @@ from nnlab.engine import checkpoint, runs
 from nnlab.engine.metrics import confusion_matrix, per_class_report, topk_correct
 from nnlab.engine.trainer import resolve_device
 from nnlab.errors import UserError
+from nnlab.models.transfer import builder_options
 
 
 @dataclass
@@ -37,7 +38,8 @@ def load_run(run_dir: str | Path, weights: str = "best", device: str = "cpu") ->
     cfg = cfgmod.load(run_dir / "config.yaml")
     pre = Preprocess(**meta["preprocess"])
     classes = meta["classes"]
-    model = build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width), **cfg.model.args)
+    model = build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width),
+                        **builder_options(cfg.model.args))
     folder = run_dir / "checkpoints"
     path = folder / f"{weights}.pt"
     if not path.is_file():

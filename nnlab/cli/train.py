@@ -33,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     result = nnlab.fit(args.config, overrides, resume=args.resume, extend=args.extend, runs_root=args.runs,
                        progress=not args.quiet)
     meta = result.meta
+    if args.quiet and meta.get("transfer"):
+        tr = meta["transfer"]
+        print(f"frozen: {', '.join(tr['frozen']) or 'nothing'}; trainable parameters: {tr['trainable']:,} of "
+              f"{tr['total']:,}")
     if meta.get("message"):
         print(meta["message"])
     if meta.get("best") is not None:

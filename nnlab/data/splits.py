@@ -79,3 +79,22 @@ def _checked(indices: Sequence[int] | np.ndarray, n: int, name: str) -> torch.Te
         raise DataError(f"{name} must lie in 0..{n - 1} (the training split has {n} samples), "
                         f"got {int(idx.min())}..{int(idx.max())}")
     return idx.long()
+
+
+def select_classes(splits: dict[str, ImageDataset], names: Sequence[str | int]) -> dict[str, ImageDataset]:
+    """Keep only the named classes in every split, relabelled 0..k-1 in the order given (class subsets for
+    transfer learning: pretrain on digits 0-4, fine-tune on 5-9)."""
+    classes = splits["train"].classes
+    wanted = [str(n) for n in names]
+    unknown = [n for n in wanted if n not in classes]
+    if unknown or len(set(wanted)) != len(wanted) or not wanted:
+        raise DataError(f"config key 'data.classes' got {list(names)}; give distinct names among: "
+                        f"{', '.join(classes)}")
+    old = torch.tensor([classes.index(n) for n in wanted])
+    out = {}
+    for split, ds in splits.items():
+        keep = torch.isin(ds.labels, old)
+        relabel = torch.full((len(classes),), -1, dtype=torch.int64)
+        relabel[old] = torch.arange(len(old))
+        out[split] = ImageDataset(ds.images[keep], relabel[ds.labels[keep]], wanted)
+    return out

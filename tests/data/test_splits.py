@@ -25,3 +25,19 @@ def test_train_size_subset_keeps_fixed_test():
     s = make_splits(raw, 0.0, 0.2, train_size=100, seed=0)
     assert len(s["train"]) == 100 and len(s["test"]) == 797 and "val" not in s
     assert min(s["train"].class_counts()) >= 8
+
+
+def test_select_classes_keeps_and_relabels():
+    import torch
+    from nnlab.data.dataset import ImageDataset
+    from nnlab.data.splits import select_classes
+    from nnlab.errors import DataError
+    import pytest
+
+    ds = ImageDataset(torch.arange(6, dtype=torch.uint8).view(6, 1, 1, 1), torch.tensor([0, 1, 2, 0, 1, 2]),
+                      ["a", "b", "c"])
+    out = select_classes({"train": ds, "test": ds}, ["c", "a"])["test"]
+    assert out.classes == ["c", "a"] and out.labels.tolist() == [1, 0, 1, 0]
+    assert out.images.flatten().tolist() == [0, 2, 3, 5]
+    with pytest.raises(DataError, match="data.classes.*a, b, c"):
+        select_classes({"train": ds}, ["d"])

@@ -1,0 +1,121 @@
+"""GoogLeNet / Inception v1 (Szegedy et al., 2015) per the paper's table 1: inception blocks of parallel
+1x1, 1x1->3x3, 1x1->5x5 and pool->1x1 branches (the 1x1 convs are bottlenecks), no batch norm by default
+(``norm: batch`` adds it), ~6.8M parameters without the auxiliary classifiers.
+
+``aux: true`` adds the two auxiliary classifiers (on 4a and 4d); they run only in training, and their
+outputs reach the loss through ``pop_aux`` (``nnlab.engine.losses.AuxiliaryLoss``, weight 0.3 as in the
+paper). Small-input form: a 3x3/1 stem conv to 192 maps, max-pools only after 3b and 4e.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from nnlab.models.cnn.base import Classifier, pick_form
+from nnlab.models.layers import ConvNormAct, check_min_size, check_options, init_weights
+from nnlab.models.registry import MODELS
+
+# name: (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj)
+BLOCKS = {
+    "inception3a": (64, 96, 128, 16, 32, 32), "inception3b": (128, 128, 192, 32, 96, 64),
+    "inception4a": (192, 96, 208, 16, 48, 64), "inception4b": (160, 112, 224, 24, 64, 64),
+    "inception4c": (128, 128, 256, 24, 64, 64), "inception4d": (112, 144, 288, 32, 64, 64),
+    "inception4e": (256, 160, 320, 32, 128, 128), "inception5a": (256, 160, 320, 32, 128, 128),
+    "inception5b": (384, 192, 384, 48, 128, 128),
+}
+POOL_AFTER = ("inception3b", "inception4e")
+AUX_AT = ("inception4a", "inception4d")
+
+
+class Inception(nn.Module):
+    def __init__(self, cin: int, spec: tuple[int, ...], norm: str, act: str) -> None:
+        super().__init__()
+        c1, r3, c3, r5, c5, pp = spec
+        self.branch1 = ConvNormAct(cin, c1, 1, norm=norm, act=act)
+        self.branch2 = nn.Sequential(ConvNormAct(cin, r3, 1, norm=norm, act=act), ConvNormAct(r3, c3, 3, norm=norm, act=act))
+        self.branch3 = nn.Sequential(ConvNormAct(cin, r5, 1, norm=norm, act=act), ConvNormAct(r5, c5, 5, norm=norm, act=act))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), ConvNormAct(cin, pp, 1, norm=norm, act=act))
+        self.out_channels = c1 + c3 + c5 + pp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)  # (B, C', H, W)
+
+
+class AuxHead(nn.Module):
+    """avg pool to 4x4 -> 1x1 conv 128 -> fc 1024 -> dropout 0.7 -> fc classes."""
+
+    def __init__(self, cin: int, num_classes: int, norm: str, act: str) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.conv = ConvNormAct(cin, 128, 1, norm=norm, act=act)
+        self.fc1, self.act = nn.Linear(128 * 16, 1024), self.conv[-1].__class__()
+        self.drop, self.fc2 = nn.Dropout(0.7), nn.Linear(1024, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(self.pool(x)).flatten(1)  # (B, 2048)
+        return self.fc2(self.drop(self.act(self.fc1(x))))
+
+
+class GoogLeNet(Classifier):
+    tap_names = POOL_AFTER + ("inception5b",)
+    aux_weight = 0.3
+
+    def __init__(self, num_classes: int, in_chans: int, form: str, activation: str = "relu", norm: str = "none",
+                 init: str = "default", aux: bool = False, dropout: float = 0.4) -> None:
+        super().__init__()
+        kw = {"norm": norm, "act": activation}
+        if form == "imagenet":  # conv 7x7/2, pool, (LRN), 1x1 reduce, conv 3x3, (LRN), pool
+            lrn = [nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)] if norm == "none" else []
+            self.stem = nn.Sequential(ConvNormAct(in_chans, 64, 7, 2, **kw), nn.MaxPool2d(3, 2, ceil_mode=True), *lrn,
+                                      ConvNormAct(64, 64, 1, **kw), ConvNormAct(64, 192, 3, **kw), *lrn,
+                                      nn.MaxPool2d(3, 2, ceil_mode=True))
+        else:
+            self.stem = ConvNormAct(in_chans, 192, 3, **kw)
+        c = 192
+        self.blocks = nn.ModuleDict()
+        for name, spec in BLOCKS.items():
+            self.blocks[name] = Inception(c, spec, norm, activation)
+            c = self.blocks[name].out_channels
+            if name in POOL_AFTER:
+                self.blocks[f"pool_{name[-2:]}"] = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.aux = nn.ModuleDict({name: AuxHead(self.blocks[name].out_channels, num_classes, norm, activation)
+                                  for name in AUX_AT}) if aux else None
+        self._aux_out: list[torch.Tensor] = []
+        self.num_features = c
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(c, num_classes)
+        init_weights(self, init, activation)
+
+    def feature_layers(self) -> Iterator[tuple[str, nn.Module]]:
+        yield "stem", self.stem
+        yield from self.blocks.items()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self._aux_out = []
+        for name, layer in self.feature_layers():
+            x = layer(x)
+            if self.aux is not None and self.training and name in self.aux:
+                self._aux_out.append(self.aux[name](x))  # (B, K) each, training only
+        return x  # (B, 1024, h, w)
+
+    def pop_aux(self) -> list[torch.Tensor]:
+        """The auxiliary logits of the last training forward (empty in eval mode or without ``aux``)."""
+        out, self._aux_out = self._aux_out, []
+        return out
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.dropout(x.mean((2, 3)))  # (B, 1024)
+        return x if pre_logits else self.fc(x)
+
+
+@MODELS.register("googlenet")
+def googlenet(num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+              activation: str = "relu", norm: str = "none", init: str = "xavier", aux: bool = False,
+              dropout: float = 0.4) -> GoogLeNet:
+    """Inception v1; Xavier init by default (without BN, PyTorch's default init trains it poorly)."""
+    check_options(activation, norm, init)
+    form = pick_form(form, input_size)
+    check_min_size("googlenet", input_size, 32 if form == "imagenet" else 8, form)
+    return GoogLeNet(num_classes, in_chans, form, activation, norm, init, aux, dropout)
