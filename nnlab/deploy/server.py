@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nnlab.deploy.predictor import Predictor
 from nnlab.errors import DataError, UserError
@@ -151,7 +152,7 @@ async def _read_uploads(request: Request, max_bytes: int, max_files: int) -> lis
         raise HTTPException(400, "send images as multipart/form-data in fields 'file' or 'files'")
     try:
         form = await request.form(max_files=max_files, max_fields=16)
-    except HTTPException as e:  # starlette's own refusal (too many files, bad multipart)
+    except StarletteHTTPException as e:  # starlette's own refusal (too many files, bad multipart)
         raise HTTPException(413 if "Too many" in str(e.detail) else 400, str(e.detail)) from None
     uploads = []
     for key, value in form.multi_items():
