@@ -61,18 +61,25 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
         raise ExportError(f"model {run.config.model.name!r} memorizes its training set (a lookup, not a "
                           "network) and cannot be exported; train a network to deploy it")
     path = Path(out) if out is not None else run.dir / "export" / f"model{SUFFIX[fmt]}"
-    meta = {"format": fmt, "model": run.config.model.name, "run": str(run.dir.resolve()), "weights": weights,
-            "preprocess": run.preprocess.to_dict(), "classes": run.classes, "dynamic_batch": dynamic_batch,
-            "input": INPUT, "output": OUTPUT}
-    model = run.model.cpu().float().eval()
-    example = sample_inputs(run.preprocess, 2 if dynamic_batch else 1, seed=0)
+    info = {"model": run.config.model.name, "run": str(run.dir.resolve()), "weights": weights}
+    return export_model(run.model, run.preprocess, run.classes, fmt, path, dynamic_batch, tolerance, samples, info)
+
+
+def export_model(model: nn.Module, preprocess: Preprocess, classes: list[str], fmt: str, out: str | Path,
+                 dynamic_batch: bool = False, tolerance: float = 1e-4, samples: int = 8,
+                 info: dict[str, Any] | None = None) -> ExportResult:
+    """Export any classifier taking ``preprocess``-normalized input; ``info`` is added to the metadata."""
+    meta = {"format": fmt, "model": type(model).__name__, **(info or {}), "preprocess": preprocess.to_dict(),
+            "classes": classes, "dynamic_batch": dynamic_batch, "input": INPUT, "output": OUTPUT}
+    model = model.cpu().float().eval()
+    example = sample_inputs(preprocess, 2 if dynamic_batch else 1, seed=0)
     data = (_onnx_bytes if fmt == "onnx" else _torchscript_bytes)(model, example, meta)
     batches = [1, 3, samples] if dynamic_batch else [1]
-    diff = _check(model, _runner(fmt, data), run.preprocess, batches, samples, tolerance)
+    diff = _check(model, _runner(fmt, data), preprocess, batches, samples, tolerance)
     meta["max_abs_diff"] = diff
     data = _with_metadata(fmt, data, meta)
-    atomic_write_bytes(path, lambda f: f.write(data))
-    return ExportResult(path, fmt, dynamic_batch, diff, tolerance, batches)
+    atomic_write_bytes(Path(out), lambda f: f.write(data))
+    return ExportResult(Path(out), fmt, dynamic_batch, diff, tolerance, batches)
 
 
 def sample_inputs(pre: Preprocess, n: int, seed: int = 0) -> torch.Tensor:

@@ -65,13 +65,20 @@ class Predictor:
     @classmethod
     def _eager(cls, run_dir: Path, weights: str) -> "Predictor":
         run = load_run(run_dir, weights)
-        model = run.model
+        return cls.from_model(run.model, run.preprocess, run.classes, str(run_dir))
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, preprocess: Preprocess, classes: list[str],
+                   source: str = "model") -> "Predictor":
+        """Eager PyTorch on an in-memory model (put in eval mode; its own device)."""
+        model.eval()
+        device = next(model.parameters(), torch.empty(0)).device
 
         def forward(x: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                return model(torch.from_numpy(x).to(run.device)).float().cpu().numpy()
+                return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
 
-        return cls(forward, run.preprocess, run.classes, "torch", str(run_dir))
+        return cls(forward, preprocess, classes, "torch", source)
 
     @classmethod
     def _onnx(cls, path: Path, source: str) -> "Predictor":

@@ -2,7 +2,8 @@
 
 Dynamic micro-batching (as in Triton / TorchServe): concurrent requests wait in an asyncio queue for at
 most ``max_wait_ms``; the worker takes up to ``max_batch`` images, makes ONE model call in a thread and
-hands each request its rows. Batching trades a few milliseconds of latency for throughput under load;
+hands each request its rows. It waits only while other requests are still being read and decoded, so a
+lone request is not delayed. Batching trades a few milliseconds of latency for throughput under load;
 ``batching=False`` runs one model call per request instead (in a thread, so calls may overlap).
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import asdict, dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -46,6 +47,16 @@ class MicroBatcher:
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
         self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future]] | None = None
         self.task: asyncio.Task | None = None
+        self.arriving = 0  # requests being read and decoded: worth waiting for; none -> run at once
+
+    @contextlib.contextmanager
+    def arrival(self) -> Iterator[None]:
+        """Marks a request on its way to ``submit`` (so a lone request does not wait ``max_wait_ms``)."""
+        self.arriving += 1
+        try:
+            yield
+        finally:
+            self.arriving -= 1
 
     async def submit(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (n, K) for a normalized batch (n, C, H, W), computed together with other requests."""
@@ -68,7 +79,8 @@ class MicroBatcher:
         while True:
             items = [held or await self.queue.get()]  # type: ignore[union-attr]
             held, size, deadline = None, len(items[0][0]), loop.time() + self.max_wait
-            while size < self.max_batch and (left := deadline - loop.time()) > 0:
+            while size < self.max_batch and (left := deadline - loop.time()) > 0 and (self.arriving or
+                                                                                    not self.queue.empty()):
                 try:
                     item = await asyncio.wait_for(self.queue.get(), left)  # type: ignore[union-attr]
                 except asyncio.TimeoutError:
@@ -129,11 +141,12 @@ def create_app(predictor: Predictor, batching: bool = True, max_batch: int = 32,
     @app.post("/predict", openapi_extra=MULTIPART_SCHEMA)
     async def predict(request: Request, top: int = Query(5, ge=1, le=1000)) -> dict[str, Any]:
         """Top-k classes with probabilities for each uploaded image (form fields ``file`` or ``files``)."""
-        uploads = await _read_uploads(request, max_image_bytes, max_files)
-        try:
-            x = await asyncio.to_thread(lambda: np.stack([predictor.prepare(d, n) for n, d in uploads]))
-        except DataError as e:
-            raise HTTPException(400, str(e)) from None
+        with batcher.arrival() if batcher is not None else contextlib.nullcontext():
+            uploads = await _read_uploads(request, max_image_bytes, max_files)
+            try:
+                x = await asyncio.to_thread(lambda: np.stack([predictor.prepare(d, n) for n, d in uploads]))
+            except DataError as e:
+                raise HTTPException(400, str(e)) from None
         stats.requests += 1
         probs = await (batcher.submit(x) if batcher is not None else infer(predictor, stats, x))
         tops = predictor.top(probs, top)
