@@ -22,6 +22,8 @@ def _files(paths):
 def test_health(predictor):
     with TestClient(create_app(predictor, max_batch=4)) as client:
         body = client.get("/health").json()
+        schema = client.get("/openapi.json").json()
+    assert "multipart/form-data" in schema["paths"]["/predict"]["post"]["requestBody"]["content"]
     assert body["status"] == "ok" and body["backend"] == "onnx" and body["num_classes"] == 10
     assert body["input"] == [1, 8, 8] and body["batching"] == {"enabled": True, "max_batch": 4, "max_wait_ms": 5.0}
 
