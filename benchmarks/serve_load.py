@@ -5,7 +5,8 @@ torchvision's ``resnet18(weights=None, num_classes=10)`` - random weights, which
 are served over loopback by a separate server process (uvicorn, one worker), once per backend
 (ONNX Runtime, eager PyTorch) and batching mode (dynamic micro-batching max 32 images / 5 ms, or one model
 call per request). 1, 8 and 32 concurrent clients (asyncio + httpx, each sending one PNG per request,
-back to back) send a bounded number of requests after a short warm-up.
+back to back) send a bounded number of requests after a short warm-up. First, bare model calls at batch 1
+and 32 (no HTTP) show how much batching itself can gain on this machine.
 
     PYTHONPATH=. python benchmarks/serve_load.py [--requests 256] [--models lenet5 resnet18] [--clients 1 8 32]
 """
@@ -117,6 +118,20 @@ def start_server(name: str, backend: str, batching: bool) -> tuple[subprocess.Po
     raise RuntimeError(f"server for {name}/{backend} did not start")
 
 
+def model_only(name: str, backend: str, batch: int, images: int = 32) -> float:
+    """Images/s of bare model calls at one batch size (no HTTP, no decoding): what batching can gain."""
+    model, pre = build(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        predictor = (Predictor.open(export_model(model, pre, CLASSES, "onnx", Path(tmp) / "m.onnx", True).path)
+                     if backend == "onnx" else Predictor.from_model(model, pre, CLASSES))
+        x = np.random.default_rng(0).standard_normal((images, pre.channels, pre.height, pre.width), np.float32)
+        predictor.probabilities(x[:batch])  # warm-up
+        t0 = time.perf_counter()
+        for i in range(0, images, batch):
+            predictor.probabilities(x[i: i + batch])
+        return images / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--serve", nargs=3, metavar=("MODEL", "BACKEND", "PORT"), help=argparse.SUPPRESS)
@@ -130,6 +145,11 @@ def main() -> None:
     if args.serve:
         return serve(args.serve[0], args.serve[1], int(args.serve[2]), not args.no_batching)
     rows = []
+    for name in args.models:
+        for backend in args.backends:
+            one, many = model_only(name, backend, 1), model_only(name, backend, 32)
+            rows.append({"model": name, "backend": backend, "model_only_ips_b1": one, "model_only_ips_b32": many})
+            print(f"model calls only: {name} {backend}: {one:.0f} images/s at batch 1, {many:.0f} at batch 32")
     print(f"{'model':9} {'backend':7} {'batching':8} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean batch':>10}")
     for name in args.models:
         image = png(build(name)[1])
