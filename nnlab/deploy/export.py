@@ -60,7 +60,8 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     if getattr(run.model, "needs_training", True) is False:
         raise ExportError(f"model {run.config.model.name!r} memorizes its training set (a lookup, not a "
                           "network) and cannot be exported; train a network to deploy it")
-    path = Path(out) if out is not None else run.dir / "export" / f"model{SUFFIX[fmt]}"
+    path = Path(out) if out is not None else run.dir / "export"
+    path = path / f"model{SUFFIX[fmt]}" if path.is_dir() or out is None else path  # a folder: default name
     info = {"model": run.config.model.name, "run": str(run.dir.resolve()), "weights": weights}
     return export_model(run.model, run.preprocess, run.classes, fmt, path, dynamic_batch, tolerance, samples, info)
 

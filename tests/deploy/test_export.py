@@ -52,7 +52,8 @@ def test_convnet_exports_with_dynamic_batch(lenet_run, tmp_path):
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_metadata_round_trip(mlp_run, fmt):
     result = export_run(mlp_run, fmt)  # default path inside the run
-    assert result.path.parent == mlp_run / "export"
+    assert result.path == mlp_run / "export" / ("model.onnx" if fmt == "onnx" else "model.torchscript.pt")
+    assert export_run(mlp_run, fmt, mlp_run / "export").path == result.path  # a folder gets the default name
     meta = read_metadata(result.path)
     run = load_run(mlp_run)
     assert meta["preprocess"] == run.preprocess.to_dict() and meta["classes"] == run.classes
