@@ -60,10 +60,11 @@ class MicroBatcher:
 
     async def submit(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (n, K) for a normalized batch (n, C, H, W), computed together with other requests."""
-        if self.task is None:  # started in the serving event loop, on first use
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.get_loop() is not loop:  # started in the serving loop, on first use
             self.queue = asyncio.Queue()
-            self.task = asyncio.create_task(self._loop())
-        future = asyncio.get_running_loop().create_future()
+            self.task = loop.create_task(self._loop())
+        future = loop.create_future()
         await self.queue.put((x, future))  # type: ignore[union-attr]
         return await future
 

@@ -99,3 +99,11 @@ def test_micro_batches_never_exceed_max_batch(predictor, images, monkeypatch):
     monkeypatch.setattr(predictor, "probabilities", _counting(predictor, sizes))
     _concurrent(create_app(predictor, max_batch=3, max_wait_ms=500), images, 8)
     assert sum(sizes) == 8 and max(sizes) <= 3 and len(sizes) >= 3
+
+
+@pytest.mark.timeout(60)  # the failure this guards against is a hang
+def test_batching_survives_a_new_event_loop(predictor, images):
+    """TestClient without ``with`` runs each request in a fresh event loop: the batcher must follow it."""
+    client = TestClient(create_app(predictor))
+    for _ in range(2):
+        assert client.post("/predict", files=_files(images[:1])).status_code == 200
