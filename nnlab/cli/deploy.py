@@ -1,0 +1,35 @@
+"""nnlab deploy RUN_DIR|MODEL.onnx|MODEL.torchscript.pt --port N [--backend onnx|torch] [--max-batch 32 ...]"""
+from __future__ import annotations
+
+import argparse
+
+from nnlab.deploy.predictor import BACKENDS, Predictor
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("deploy", help="serve a run or an exported model over HTTP (POST /predict, GET /health)")
+    p.add_argument("target", help="a run directory, a .onnx file or a TorchScript file")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--backend", choices=BACKENDS, help="onnx (ONNX Runtime, default) or torch (eager / TorchScript)")
+    p.add_argument("--weights", default="best", choices=["best", "last"])
+    p.add_argument("--max-batch", type=int, default=32, help="micro-batching: most images per model call")
+    p.add_argument("--max-wait-ms", type=float, default=5.0, help="micro-batching: longest wait for company")
+    p.add_argument("--no-batching", action="store_true", help="one model call per request")
+    p.add_argument("--max-image-mb", type=float, default=10.0, help="largest accepted image upload")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from nnlab.deploy.server import create_app  # FastAPI only when serving
+
+    predictor = Predictor.open(args.target, args.backend, args.weights)
+    app = create_app(predictor, not args.no_batching, args.max_batch, args.max_wait_ms,
+                     int(args.max_image_mb * 2**20))
+    batching = "off" if args.no_batching else f"max {args.max_batch} images / {args.max_wait_ms:g} ms"
+    print(f"serving {predictor.source} ({predictor.backend}, {len(predictor.classes)} classes, micro-batching "
+          f"{batching}) on http://{args.host}:{args.port}  (POST /predict, GET /health; Ctrl-C stops)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
