@@ -110,6 +110,7 @@ def curves_png(results: Sequence[OptimizerRuns], path: Path) -> Path:
             ax.fill_between(epochs, arr.min(0), arr.max(0), color=line.get_color(), alpha=0.2)
         ax.set_title(key.replace("_", " "), fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         if "loss" in key:
             ax.set_yscale("log")
     axes[0, 0].legend(fontsize=8)
