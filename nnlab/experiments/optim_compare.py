@@ -52,8 +52,10 @@ def optimizer_config(cfg: cfgmod.Config, name: str, lr: float | None, seed: int)
 
 def compare(config: ConfigLike, optimizers: Sequence[str], seeds: int = 3, lrs: dict[str, float] | None = None,
             overrides: Sequence[str] = (), runs_root: str | Path = "runs", progress: bool = False,
-            log: Callable[[str], None] = print) -> list[OptimizerRuns]:
-    """Train ``config`` with every optimizer for seeds ``cfg.seed .. cfg.seed + seeds - 1``."""
+            log: Callable[[str], None] = print,
+            on_result: Callable[[list[OptimizerRuns]], None] | None = None) -> list[OptimizerRuns]:
+    """Train ``config`` with every optimizer for seeds ``cfg.seed .. cfg.seed + seeds - 1``;
+    ``on_result(results so far)`` after each optimizer (e.g. to rewrite the report as results come in)."""
     cfg = resolve(config, overrides)
     lrs = dict(lrs or {})
     for name in optimizers:
@@ -80,6 +82,8 @@ def compare(config: ConfigLike, optimizers: Sequence[str], seeds: int = 3, lrs: 
             res.runs.append(run)
         log(f"{name} (lr {res.lr:g}): test acc {fmt_ms(res.test_acc)} %, {np.mean(res.train_seconds):.1f} s/run")
         results.append(res)
+        if on_result is not None:
+            on_result(results)
     return results
 
 
