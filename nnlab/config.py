@@ -63,7 +63,7 @@ class ScheduleConfig:
 class OptimConfig:
     name: str = "sgd"
     lr: float | None = None  # None: the optimizer's own default (see `nnlab optim list`)
-    weight_decay: float = 0.0
+    weight_decay: float | None = None  # None: the optimizer's own default (adamw 0.01, 0 elsewhere)
     no_decay_bias_norm: bool = True  # no weight decay for biases and normalization parameters
     lr_mult: dict[str, float] = field(default_factory=dict)  # module name -> lr multiplier (0 freezes)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -71,7 +71,7 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         _check(self.lr is None or self.lr > 0, "optim.lr", "must be positive")
-        _check(self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
+        _check(self.weight_decay is None or self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
 
 
 @dataclass

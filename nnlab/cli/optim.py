@@ -102,11 +102,14 @@ def run_race(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     apply_threads(args)
-    names = _names(args.optims)
-    results = compare(args.config, names, args.seeds, _lrs(args.lr), overrides(args),
-                      runs_root=Path(args.runs) / "compare_runs", progress=not args.quiet)
     out = Path(args.out) if args.out else Path(args.runs) / "compare" / Path(args.config).stem
-    path = write_report(results, out, Path(args.config).name)
+
+    def report(results: list) -> Path:  # rewritten after each optimizer: a stopped comparison keeps its part
+        return write_report(results, out, Path(args.config).name)
+
+    results = compare(args.config, _names(args.optims), args.seeds, _lrs(args.lr), overrides(args),
+                      runs_root=Path(args.runs) / "compare_runs", progress=not args.quiet, on_result=report)
+    path = report(results)
     print_table(*summary_rows(results))
     print(f"report: {path}")
     return 0

@@ -52,8 +52,10 @@ def optimizer_config(cfg: cfgmod.Config, name: str, lr: float | None, seed: int)
 
 def compare(config: ConfigLike, optimizers: Sequence[str], seeds: int = 3, lrs: dict[str, float] | None = None,
             overrides: Sequence[str] = (), runs_root: str | Path = "runs", progress: bool = False,
-            log: Callable[[str], None] = print) -> list[OptimizerRuns]:
-    """Train ``config`` with every optimizer for seeds ``cfg.seed .. cfg.seed + seeds - 1``."""
+            log: Callable[[str], None] = print,
+            on_result: Callable[[list[OptimizerRuns]], None] | None = None) -> list[OptimizerRuns]:
+    """Train ``config`` with every optimizer for seeds ``cfg.seed .. cfg.seed + seeds - 1``;
+    ``on_result(results so far)`` after each optimizer (e.g. to rewrite the report as results come in)."""
     cfg = resolve(config, overrides)
     lrs = dict(lrs or {})
     for name in optimizers:
@@ -80,6 +82,8 @@ def compare(config: ConfigLike, optimizers: Sequence[str], seeds: int = 3, lrs: 
             res.runs.append(run)
         log(f"{name} (lr {res.lr:g}): test acc {fmt_ms(res.test_acc)} %, {np.mean(res.train_seconds):.1f} s/run")
         results.append(res)
+        if on_result is not None:
+            on_result(results)
     return results
 
 
@@ -110,6 +114,7 @@ def curves_png(results: Sequence[OptimizerRuns], path: Path) -> Path:
             ax.fill_between(epochs, arr.min(0), arr.max(0), color=line.get_color(), alpha=0.2)
         ax.set_title(key.replace("_", " "), fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         if "loss" in key:
             ax.set_yscale("log")
     axes[0, 0].legend(fontsize=8)

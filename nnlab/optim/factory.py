@@ -101,14 +101,17 @@ def check_options(name: str, options: Iterable[str]) -> OptimizerEntry:
     return entry
 
 
-def build_optimizer(model: nn.Module, name: str, lr: float | None = None, weight_decay: float = 0.0, *,
+def build_optimizer(model: nn.Module, name: str, lr: float | None = None, weight_decay: float | None = None, *,
                     no_decay_bias_norm: bool = True, lr_mult: Mapping[str, float] | None = None,
                     **options: Any) -> torch.optim.Optimizer:
     """Optimizer ``name`` over the model's trainable parameters, in groups by learning-rate multiplier and
-    weight decay (see ``nnlab.optim.groups.param_groups``). ``lr=None``: the table's default."""
+    weight decay (see ``nnlab.optim.groups.param_groups``). ``lr`` / ``weight_decay`` None: the table's and the
+    class's defaults (AdamW 0.01, 0 elsewhere)."""
     entry = check_options(name, ["lr", *options] + (["weight_decay"] if weight_decay else []))
     if lr is not None and lr <= 0:
         raise ConfigError(f"config key 'optim.lr' must be positive (got {lr})")
+    if weight_decay is None:
+        weight_decay = entry.options().get("weight_decay", 0.0)
     if weight_decay < 0:
         raise ConfigError(f"config key 'optim.weight_decay' must be >= 0 (got {weight_decay})")
     base_lr = entry.lr if lr is None else lr

@@ -35,3 +35,15 @@ def test_lr_plot(capsys, tmp_path):
     assert "lr from 0.004" in capsys.readouterr().out and (tmp_path / "lr.png").stat().st_size > 5_000
     assert main(["lr-plot", str(cfg), "--optim.schedule.name=warmup_cosine", "--optim.schedule.warmup=9"]) == 2
     assert "shorter than the run" in capsys.readouterr().err
+
+
+def test_optim_compare(capsys, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"dataset": "digits"}, "model": {"name": "mlp", "hidden": [16]},
+                                   "train": {"epochs": 1, "checkpoint": {"keep_last": 0}}}))
+    assert main(["optim", "compare", str(cfg), "--optims", "sgd,adam", "--seeds", "1", "--runs", str(tmp_path),
+                 "--quiet", "--lr", "adam=0.01", "--train.batch_size=32"]) == 0
+    out = capsys.readouterr().out
+    assert "adam       0.01" in out and (tmp_path / "compare" / "c" / "report.md").is_file()
+    assert main(["optim", "compare", str(cfg), "--optims", "sgd", "--lr", "adam=0.1", "--runs", str(tmp_path)]) == 2
+    assert "not compared" in capsys.readouterr().err

@@ -153,3 +153,17 @@ def test_lbfgs_takes_one_group_only():
     opt = build_optimizer(model, "lbfgs", lr_mult={"0": 0})
     assert len(opt.param_groups) == 1 and len(opt.param_groups[0]["params"]) == 2
     assert math.isclose(opt.param_groups[0]["lr"], 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_same_steps_as_the_class_constructed_directly(name):
+    """The wrapper only configures the class: the same weights, bit for bit, as the class used by hand."""
+    entry = OPTIMIZERS[name]
+    ours, ref = Param(W0), Param(W0)
+    opts = [build_optimizer(ours, name), entry.cls(ref.parameters(), **entry.defaults, lr=entry.lr)]
+    assert type(opts[0]) is type(opts[1])
+    for g in GRADS:
+        for model, opt in zip((ours, ref), opts):
+            model.w.grad = g.clone()
+            opt.step((lambda m=model: (m.w * m.w.grad).sum().detach()) if entry.needs_closure else None)
+    assert torch.equal(ours.w, ref.w)

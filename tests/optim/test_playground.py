@@ -4,7 +4,6 @@ import torch
 
 from nnlab.errors import ConfigError
 from nnlab.optim.playground import FUNCTIONS, race, race_lr, run_one
-from nnlab.optim.race_figures import contour_png, race_gif, race_table
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -52,14 +51,3 @@ def test_race_learning_rates_and_bad_input():
         race("beale", ["sgd", "adamx"])
     with pytest.raises(ConfigError, match="not racing"):
         race("beale", ["sgd"], lrs={"adam": 0.1})
-
-
-def test_figures_and_table(tmp_path):
-    fn = FUNCTIONS["saddle"]
-    results = race("saddle", ["sgd", "rmsprop"], steps=20)
-    header, rows = race_table(fn, results, 1e-3)
-    assert header[0] == "optimizer" and [r[0] for r in rows] == ["sgd", "rmsprop"]
-    assert contour_png(fn, "saddle", results, tmp_path / "s.png").stat().st_size > 10_000
-    gif = race_gif(fn, "saddle", results, tmp_path / "s.gif", frames=3)
-    from PIL import Image
-    assert Image.open(gif).n_frames == 3
