@@ -7,7 +7,8 @@ from nnlab.models.cnn.resnet import PadShortcut
 from tests.models.cnn.conftest import count, imagenet_count, torchvision_count
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", *(pytest.param(n, marks=pytest.mark.slow)
+                                                              for n in ("resnet34", "resnet101", "resnet152"))])
 def test_torchvision_state_dict_gives_the_same_logits(parity, name):
     parity(name, side=32)
 
