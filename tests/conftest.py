@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +65,12 @@ def digits_config(tmp_path: Path) -> dict:
     return {"name": "t", "seed": 0, "data": {"dataset": "digits"},
             "model": {"name": "mlp", "hidden": [32]}, "optim": {"name": "sgd", "lr": 0.1},
             "train": {"epochs": 2, "batch_size": 64}}
+
+
+@pytest.fixture
+def one_thread():
+    """One CPU thread: many small forward passes run fastest (and fairest) so on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -47,5 +47,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = cfgmod.from_dict(raw)
     validate(cfg)
     model = nnlab.build_model(args.model, args.classes, c, (h, w), **builder_options(cfg.model.args))
+    if not getattr(model, "needs_training", True):
+        raise UserError(f"{args.model} has no layers to summarize (it memorizes the training set)")
     print(summarize(model, (c, h, w), args.batch).table())
     return 0

@@ -58,6 +58,19 @@ def norm2d(name: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
+def norm1d(name: str, features: int) -> nn.Module:
+    """Normalization of (B, F) features (MLPs): ``batch``, ``layer``, ``group``; ``none`` identity. Instance
+    norm needs spatial maps and is refused."""
+    check_choice("norm", name, [n for n in NORMS if n != "instance"])
+    if name == "batch":
+        return nn.BatchNorm1d(features)
+    if name == "layer":
+        return nn.LayerNorm(features)
+    if name == "group":
+        return nn.GroupNorm(math.gcd(32, features), features)
+    return nn.Identity()
+
+
 def init_weights(model: nn.Module, scheme: str, activation_name: str = "relu") -> None:
     """Re-initialize every conv and linear weight by name: ``gaussian`` N(0, 0.01^2) — fine for shallow nets,
     vanishing in deep ones; ``xavier`` (Glorot & Bengio 2010) keeps the variance through layers; ``he``
@@ -78,7 +91,8 @@ def init_weights(model: nn.Module, scheme: str, activation_name: str = "relu") -
                                         nonlinearity="leaky_relu" if leaky else "relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)) \
+                and m.weight is not None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 

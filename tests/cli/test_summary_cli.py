@@ -13,3 +13,4 @@ def test_summary_bad_input_is_a_user_error(capsys):
     assert main(["summary", "resnet18", "--input", "3by224"]) == 2
     assert main(["summary", "resnet18", "--model.depth=3"]) == 2
     assert "model.depth" in capsys.readouterr().err
+    assert main(["summary", "knn", "--input", "1x8x8"]) == 2

@@ -1,11 +1,14 @@
+import pytest
 import yaml
 
 import nnlab
 from nnlab.cli.main import main
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_train_prints_frozen_layers_and_trainable_parameters(tmp_path, capsys):
-    cfg = {"name": "base", "data": {"dataset": "digits", "train_size": 200},
+    cfg = {"name": "base", "data": {"dataset": "digits", "train_size": 100},
            "model": {"name": "resnet20"}, "train": {"epochs": 1, "device": "cpu"}}
     base = nnlab.fit(cfg, runs_root=tmp_path, progress=False)
     path = tmp_path / "ft.yaml"

@@ -7,10 +7,18 @@ from nnlab.errors import ConfigError
 from nnlab.models import MODELS
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
-# the larger zoo models take seconds per case at 28x28 and up on CPU: there they run with the slow tests
-HEAVY = {"resnet34", "resnet50", "resnet101", "resnet152", "densenet169", "densenet201",
-         *(f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn"))}
-CASES = [pytest.param(name, shape, marks=[pytest.mark.slow] if name in HEAVY and shape[1] > 8 else [])
+# zoo models (no early downsampling in the small form) take seconds per case at 28x28 and up on CPU: each runs
+# at the smallest size it takes, the other sizes with the slow tests
+# (the deepest ones take seconds just to build and step: all their sizes are slow tests)
+SMALLEST = {"lenet5": 28, "alexnet": 28}
+HEAVY = {"resnet101", "resnet152", "densenet169", "densenet201", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"}
+
+
+def _fast(name: str, side: int) -> bool:
+    return name in ("knn", "mlp", "softmax", "svm", "lenet5") or (name not in HEAVY and side == SMALLEST.get(name, 8))
+
+
+CASES = [pytest.param(name, shape, marks=[] if _fast(name, shape[1]) else [pytest.mark.slow])
          for name in MODELS.names() for shape in SHAPES]
 
 

@@ -52,3 +52,13 @@ def test_conv_init_scales(scheme, std):
 def test_conv_norm_act_drops_the_bias_under_a_norm():
     assert ConvNormAct(3, 8, 3)[0].bias is None and isinstance(ConvNormAct(3, 8, 3)[1], nn.BatchNorm2d)
     assert ConvNormAct(3, 8, 3, norm="none")[0].bias is not None
+
+
+def test_mlp_norm_option():
+    from nnlab.api import build_model
+
+    model = build_model("mlp", 3, 1, (4, 4), hidden=[8, 8], norm="batch")
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model.modules()) == 2
+    assert model(torch.randn(5, 1, 4, 4)).shape == (5, 3)
+    with pytest.raises(ConfigError, match="model.norm"):
+        build_model("mlp", 3, 1, (4, 4), norm="instance")

@@ -4,6 +4,7 @@ from 10, 50 or 200 labelled images per class: (a) from scratch, (b) frozen featu
 fine-tuning from the pretrained weights with a new head."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from nnlab.errors import UserError
 from nnlab.experiments.common import fmt_ms, mean_std, save_figure
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
 
-MNIST = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "mnist"
+# MNIST: $NNLAB_MNIST, else ../shared/datasets/mnist from the working directory or from the repository
+MNIST_PLACES = [Path("../shared/datasets/mnist"), Path(__file__).resolve().parents[3].parent / "shared/datasets/mnist"]
 MODES = ("scratch", "frozen + new head", "fine-tune")
 # everything below the final classifier layer, per model ("frozen features")
 FEATURES = {"lenet5": "up_to:classifier.4", "resnet20": "up_to:layer3"}
@@ -55,9 +57,11 @@ def run_transfer(ctx: StudyContext, data: dict[str, Any], model: str, shots: tup
 
 @STUDIES.register("transfer")
 def study(ctx: StudyContext) -> StudyReport:
-    if not MNIST.is_dir():
-        raise UserError(f"the transfer study needs MNIST in {MNIST}")
-    data = {"dataset": "mnist", "path": str(MNIST)}
+    places = [Path(os.environ["NNLAB_MNIST"])] if os.environ.get("NNLAB_MNIST") else MNIST_PLACES
+    found = [p for p in places if p.is_dir()]
+    if not found:
+        raise UserError(f"the transfer study needs MNIST in {' or '.join(map(str, places))} (or set NNLAB_MNIST)")
+    data = {"dataset": "mnist", "path": str(found[0].resolve())}
     shots = (10, 50, 200)
     pre_epochs, steps, repeats = (3, 300, ctx.n_repeats(2, 3)) if ctx.full else (1, 150, ctx.n_repeats(2, 3))
     rows, acc, pre_acc = run_transfer(ctx, data, "lenet5", shots, pre_epochs, steps, repeats)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from nnlab.models.cnn.base import Classifier, pick_form
-from nnlab.models.layers import ConvNormAct, check_min_size, check_options, init_weights
+from nnlab.models.layers import ConvNormAct, activation as make_act, check_min_size, check_options, init_weights
 from nnlab.models.registry import MODELS
 
 # name: (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj)
@@ -33,10 +33,14 @@ class Inception(nn.Module):
     def __init__(self, cin: int, spec: tuple[int, ...], norm: str, act: str) -> None:
         super().__init__()
         c1, r3, c3, r5, c5, pp = spec
-        self.branch1 = ConvNormAct(cin, c1, 1, norm=norm, act=act)
-        self.branch2 = nn.Sequential(ConvNormAct(cin, r3, 1, norm=norm, act=act), ConvNormAct(r3, c3, 3, norm=norm, act=act))
-        self.branch3 = nn.Sequential(ConvNormAct(cin, r5, 1, norm=norm, act=act), ConvNormAct(r5, c5, 5, norm=norm, act=act))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), ConvNormAct(cin, pp, 1, norm=norm, act=act))
+
+        def conv(i: int, o: int, k: int) -> ConvNormAct:
+            return ConvNormAct(i, o, k, norm=norm, act=act)
+
+        self.branch1 = conv(cin, c1, 1)
+        self.branch2 = nn.Sequential(conv(cin, r3, 1), conv(r3, c3, 3))  # 1x1 bottleneck, then 3x3
+        self.branch3 = nn.Sequential(conv(cin, r5, 1), conv(r5, c5, 5))  # 1x1 bottleneck, then 5x5
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), conv(cin, pp, 1))
         self.out_channels = c1 + c3 + c5 + pp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -50,7 +54,7 @@ class AuxHead(nn.Module):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.conv = ConvNormAct(cin, 128, 1, norm=norm, act=act)
-        self.fc1, self.act = nn.Linear(128 * 16, 1024), self.conv[-1].__class__()
+        self.fc1, self.act = nn.Linear(128 * 16, 1024), make_act(act)
         self.drop, self.fc2 = nn.Dropout(0.7), nn.Linear(1024, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -22,9 +22,9 @@ def test_inception_concatenates_the_four_branches():
 
 def test_aux_classifiers_only_in_training_and_in_the_loss():
     torch.manual_seed(0)
-    model = build_model("googlenet", 4, 1, (28, 28), aux=True)
+    model = build_model("googlenet", 4, 1, (8, 8), aux=True)
     loss_fn, plain = build_loss("auto", model), build_loss("cross_entropy", torch.nn.Linear(1, 1))
-    x, y = torch.randn(2, 1, 28, 28), torch.tensor([0, 3])
+    x, y = torch.randn(2, 1, 8, 8), torch.tensor([0, 3])
     model.train()
     out = model(x)
     aux = list(model._aux_out)

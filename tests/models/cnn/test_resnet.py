@@ -7,7 +7,8 @@ from nnlab.models.cnn.resnet import PadShortcut
 from tests.models.cnn.conftest import count, imagenet_count, torchvision_count
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", *(pytest.param(n, marks=pytest.mark.slow)
+                                                              for n in ("resnet34", "resnet101", "resnet152"))])
 def test_torchvision_state_dict_gives_the_same_logits(parity, name):
     parity(name, side=32)
 
@@ -42,3 +43,10 @@ def test_too_small_input_names_the_minimum():
         build_model("resnet18", 10, 3, (16, 16), form="imagenet")
     with pytest.raises(ConfigError, match="model.shortcut"):
         build_model("resnet20", 10, 3, (32, 32), shortcut="c")
+
+
+def test_unknown_model_lists_the_zoo():
+    from nnlab.errors import UserError
+
+    with pytest.raises(UserError, match=r"Did you mean 'resnet18'.*densenet121.*googlenet.*vgg19_bn"):
+        build_model("resnet17", 10, 3, (32, 32))
