@@ -52,10 +52,20 @@ class ModelConfig:
 
 
 @dataclass
+class ScheduleConfig:
+    name: str = "fixed"  # see `nnlab optim list`: fixed, step, multistep, exp, inv, poly, sigmoid, cosine, ...
+    per_step: bool = False  # step after every optimizer step (durations in steps) or after every epoch
+    args: dict[str, Any] = field(default_factory=dict)  # the schedule's own options (extra keys)
+
+
+@dataclass
 class OptimConfig:
     name: str = "sgd"
     lr: float | None = None  # None: the optimizer's own default (see `nnlab optim list`)
     weight_decay: float = 0.0
+    no_decay_bias_norm: bool = True  # no weight decay for biases and normalization parameters
+    lr_mult: dict[str, float] = field(default_factory=dict)  # module name -> lr multiplier (0 freezes)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     args: dict[str, Any] = field(default_factory=dict)  # the optimizer's own options (extra keys)
 
     def __post_init__(self) -> None:
@@ -98,6 +108,8 @@ class TrainConfig:
     compile: bool = False
     num_workers: int = 0
     tensorboard: bool = False
+    clip_norm: float | None = None  # clip the gradients' total L2 norm to this before each step
+    clip_value: float | None = None  # clip every gradient element to [-v, v] before each step
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
@@ -107,6 +119,8 @@ class TrainConfig:
         _check(self.accumulate >= 1, "train.accumulate", "must be >= 1")
         _check(self.eval_batch_size >= 1, "train.eval_batch_size", "must be >= 1")
         _check(self.num_workers >= 0, "train.num_workers", "must be >= 0")
+        _check(self.clip_norm is None or self.clip_norm > 0, "train.clip_norm", "must be positive")
+        _check(self.clip_value is None or self.clip_value > 0, "train.clip_value", "must be positive")
 
 
 @dataclass
@@ -193,7 +207,7 @@ class Config:
 
 
 # Sections whose unknown keys are collected into ``args`` instead of being rejected.
-_OPEN_SECTIONS = {ModelConfig, OptimConfig}
+_OPEN_SECTIONS = {ModelConfig, OptimConfig, ScheduleConfig}
 
 
 def _check(ok: bool, key: str, why: str) -> None:
