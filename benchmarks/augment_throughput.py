@@ -1,7 +1,7 @@
 """Batched augmentation (nnlab.data.augment) vs the training step it feeds, and vs per-sample torchvision
 transforms in a DataLoader with 0, 1, 2 workers. Goal: augmentation < 10% of the step time at batch 128.
 
-    python benchmarks/augment_throughput.py [--batch 128] [--batches 5] [--step-batches 2]
+    python benchmarks/augment_throughput.py [--batch 128] [--batches 4] [--repeats 5] [--big-repeats 2]
 
 Sizes: 1x28x28 (preset "digits" feeding LeNet-5) and 3x224x224 (preset "strong": random resized crop,
 flip, rotation, HSV jitter, noise, erasing, feeding torchvision's ResNet-18 with random weights).
@@ -9,7 +9,9 @@ flip, rotation, HSV jitter, noise, erasing, feeding torchvision's ResNet-18 with
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from typing import Callable
 
 import torch
 import torchvision.transforms.v2 as T
@@ -53,15 +55,26 @@ class Images(Dataset):
         return self.transform(self.images[i])
 
 
-def batched_rate(images: torch.Tensor, preset: str, batch: int, batches: int) -> float:
+def median_rate(fn: Callable[[], None], images: int, repeats: int) -> float:
+    """Images per second of ``fn`` (median over repeats, after one warm-up call): robust to a busy machine."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return images / statistics.median(times)
+
+
+def batched_rate(images: torch.Tensor, preset: str, batch: int, batches: int, repeats: int) -> float:
     aug = BatchAugment(AugmentConfig(preset=preset), [0.5] * images.shape[1], [0.25] * images.shape[1])
     y = torch.zeros(batch, dtype=torch.long)
-    aug(images[:batch].float() / 255, y)  # warm-up
-    t0 = time.perf_counter()
-    for b in range(batches):
-        x = (images[b * batch: (b + 1) * batch].float() / 255 - 0.5) / 0.25
-        aug(x, y)
-    return batch * batches / (time.perf_counter() - t0)
+
+    def run() -> None:
+        for b in range(batches):
+            aug((images[b * batch: (b + 1) * batch].float() / 255 - 0.5) / 0.25, y)  # as the loader hands it
+
+    return median_rate(run, batch * batches, repeats)
 
 
 def dataloader_rate(images: torch.Tensor, preset: str, batch: int, batches: int, workers: int) -> float:
@@ -73,7 +86,7 @@ def dataloader_rate(images: torch.Tensor, preset: str, batch: int, batches: int,
     return batch * batches / (time.perf_counter() - t0)
 
 
-def step_rate(model: nn.Module, shape: tuple[int, ...], batch: int, steps: int) -> float:
+def step_rate(model: nn.Module, shape: tuple[int, ...], batch: int, repeats: int) -> float:
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
 
@@ -83,18 +96,15 @@ def step_rate(model: nn.Module, shape: tuple[int, ...], batch: int, steps: int) 
         loss.backward()
         opt.step()
 
-    step()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return batch * steps / (time.perf_counter() - t0)
+    return median_rate(step, batch, repeats)
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--batches", type=int, default=5, help="batches timed for augmentation")
-    p.add_argument("--step-batches", type=int, default=2, help="training steps timed")
+    p.add_argument("--batches", type=int, default=4, help="batches per timed augmentation / DataLoader pass")
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats (median) for small images")
+    p.add_argument("--big-repeats", type=int, default=2, help="timed repeats for 3x224x224")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     args = p.parse_args()
     _tune_malloc()
@@ -103,9 +113,10 @@ def main() -> None:
     cases = [("1x28x28", (1, 28, 28), "digits", build_model("lenet5", 10, 1, (28, 28))),
              ("3x224x224", (3, 224, 224), "strong", resnet18(num_classes=10))]
     for name, shape, preset, model in cases:
+        repeats = args.repeats if shape[-1] < 100 else args.big_repeats
         images = torch.randint(0, 256, (args.batch * args.batches, *shape), dtype=torch.uint8)
-        aug = batched_rate(images, preset, args.batch, args.batches)
-        step = step_rate(model, shape, args.batch, args.step_batches)
+        aug = batched_rate(images, preset, args.batch, args.batches, repeats)
+        step = step_rate(model, shape, args.batch, repeats)
         print(f"\n{name} (preset {preset!r}, model {type(model).__name__})")
         print(f"  training step          {step:10.0f} img/s")
         print(f"  batched augmentation   {aug:10.0f} img/s  -> {100 * step / aug:.1f}% of the step time")

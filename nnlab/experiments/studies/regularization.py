@@ -15,7 +15,7 @@ from typing import Any
 
 from nnlab.api import run_data, validate
 from nnlab.config import Config
-from nnlab.errors import UserError
+from nnlab.errors import ConfigError
 from nnlab.experiments.common import fmt_ms, mean_std, resolve, save_figure, with_values
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
 from nnlab.inference import load_run, outputs
@@ -59,15 +59,6 @@ def setting_config(base: Config, name: str, values: dict[str, Any], seed: int, e
     return with_values(base, {**common, **values})
 
 
-def _skip_reason(cfg_for: Any, values: dict[str, Any]) -> str | None:
-    """Why a setting cannot run on this base (e.g. the model has no `norm` option yet), or None."""
-    try:
-        validate(cfg_for(values))
-    except UserError as e:
-        return f"skipped: {e}"
-    return None
-
-
 def _curves(run_dir: Path) -> dict[str, list[float]]:
     with (run_dir / "metrics.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -77,13 +68,14 @@ def _curves(run_dir: Path) -> dict[str, list[float]]:
 def run_setting(ctx: StudyContext, base: Config, name: str, values: dict[str, Any], seeds: int, epochs: int
                 ) -> Result:
     res = Result(name, values)
-    res.skipped = _skip_reason(lambda v: setting_config(base, name, v, 0, epochs, ctx.train_size), values)
-    if res.skipped:
-        ctx.log(f"{name}: {res.skipped}")
-        return res
     for seed in range(seeds):
         t0 = time.perf_counter()
-        run = ctx.fit(setting_config(base, name, values, seed, epochs, ctx.train_size))
+        try:
+            run = ctx.fit(setting_config(base, name, values, seed, epochs, ctx.train_size))
+        except ConfigError as e:  # an option this model does not have (yet): raised before any run is made
+            res.skipped = f"skipped: {e}"
+            ctx.log(f"{name}: {res.skipped}")
+            return res
         res.seconds.append(time.perf_counter() - t0)
         weights = "best" if "train.early_stopping.patience" in values else "last"
         loaded = load_run(run.dir, weights)
@@ -102,6 +94,7 @@ def study(ctx: StudyContext) -> StudyReport:
     base = resolve(ctx.base or DEFAULT_BASE, ctx.overrides)
     epochs = 60 if ctx.full else 20
     seeds = ctx.n_repeats(3, 5)
+    validate(setting_config(base, "nothing", {}, 0, epochs, ctx.train_size))  # a bad base fails, not skips
     results = [run_setting(ctx, base, name, values, seeds, epochs) for name, values in SETTINGS]
     done = [r for r in results if not r.skipped]
     baseline = mean_std(done[0].val)[0]

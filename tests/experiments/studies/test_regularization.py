@@ -2,7 +2,7 @@ import pytest
 
 from nnlab.config import from_dict
 from nnlab.experiments.studies import STUDIES, StudyContext, run_study
-from nnlab.experiments.studies.regularization import SETTINGS, _skip_reason, setting_config
+from nnlab.experiments.studies.regularization import SETTINGS, run_setting, setting_config
 
 
 def test_registered_with_every_setting_of_the_notes():
@@ -20,11 +20,10 @@ def test_setting_config_changes_only_the_setting(digits_config):
     assert cfg.data.train_size == 300 and cfg.model == base.model and cfg.optim == base.optim
 
 
-def test_options_the_model_lacks_are_skipped_with_a_note(digits_config):
-    base = from_dict(digits_config)  # mlp
-    cfg_for = lambda v: setting_config(base, "x", v, 0, 1, None)  # noqa: E731
-    assert "model.norm" in _skip_reason(cfg_for, {"model.norm": "nope"})
-    assert _skip_reason(cfg_for, {"model.dropout": 0.3}) is None
+def test_options_the_model_lacks_are_skipped_with_a_note(digits_config, tmp_path):
+    ctx = StudyContext(tmp_path, repeats=1, log=lambda s: None)
+    res = run_setting(ctx, from_dict(digits_config), "x", {"model.no_such_option": 1}, 2, 1)
+    assert "model.no_such_option" in res.skipped and not res.test and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow
