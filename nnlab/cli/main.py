@@ -7,9 +7,10 @@ import sys
 from typing import Sequence
 
 from nnlab.cli import bootstrap, cv, data, diagnose, ensemble, eval as eval_cmd, predict, runs, search, study, train
+from nnlab.cli import serve, token
 from nnlab.errors import TrainingStopped, UserError
 
-COMMANDS = [train, eval_cmd, predict, runs, data, cv, bootstrap, ensemble, search, diagnose, study]
+COMMANDS = [train, eval_cmd, predict, runs, data, cv, bootstrap, ensemble, search, diagnose, study, serve, token]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,223 @@
+"""Server-rendered pages (Jinja2): datasets, new model, jobs, compare, inference, inspect, login."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from nnlab.errors import UserError
+from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, sign_session
+from nnlab.web.datasets import samples
+from nnlab.web.inspect import inspect_image
+from nnlab.web.routes_api import save_upload
+from nnlab.web.service import Workbench
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"logged_in": authenticated(request), **context},
+                                      status_code=code)
+
+
+def error_page(request: Request, code: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", code, code=code, message=message)
+
+
+def _wb(request: Request) -> Workbench:
+    return request.app.state.wb
+
+
+def _gate(request: Request, write: bool = False) -> Response | None:
+    """A redirect to the login page when this request may not see (or change) anything."""
+    if authenticated(request) or (not write and _wb(request).settings.anonymous_read):
+        return None
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+def _to(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------- login
+@router.get("/login")
+def login_page(request: Request, next: str = "/jobs") -> HTMLResponse:
+    return render(request, "login.html", next=next)
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(...), next: str = Form("/jobs")) -> Response:
+    if not _wb(request).store.check_token(token.strip()):
+        return render(request, "login.html", 401, next=next, error="unknown token")
+    target = next if next.startswith("/") and not next.startswith("//") else "/jobs"
+    response = _to(target)
+    response.set_cookie(COOKIE, sign_session(request.app.state.secret), max_age=SESSION_SECONDS, httponly=True,
+                        samesite="strict")
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = _to("/login")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+def home() -> Response:
+    return _to("/jobs")
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+@router.get("/datasets")
+def datasets_page(request: Request) -> Response:
+    return _gate(request) or render(request, "datasets.html", datasets=_wb(request).store.datasets(),
+                                    roots=_wb(request).settings.allowed_roots)
+
+
+@router.post("/datasets")
+def datasets_create(request: Request, name: str = Form(""), path: str = Form("")) -> Response:
+    return _gate(request, True) or _to(f"/datasets/{_wb(request).add_folder(name, path)['id']}")
+
+
+@router.post("/datasets/upload")
+def datasets_upload(request: Request, name: str = Form(""), file: UploadFile = File(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        with save_upload(file, Path(tmp), w.settings.max_upload_bytes).open("rb") as f:
+            return _to(f"/datasets/{w.add_upload(name, f)['id']}")
+
+
+@router.get("/datasets/{ds_id}")
+def dataset_page(request: Request, ds_id: int) -> Response:
+    if gate := _gate(request):
+        return gate
+    row = _wb(request).dataset(ds_id)
+    return render(request, "dataset.html", ds=row, samples=samples(Path(row["path"])))
+
+
+@router.post("/datasets/{ds_id}/delete")
+def dataset_delete(request: Request, ds_id: int) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    _wb(request).delete_dataset(ds_id)
+    return _to("/datasets")
+
+
+# ---------------------------------------------------------------------------------------------- new model
+@router.get("/models/new")
+def new_model_page(request: Request, clone: int | None = None) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    base = w.job(clone)["config"] if clone else None
+    return render(request, "new_model.html", catalog=w.catalog(), datasets=w.store.datasets(), base=base,
+                  clone=clone)
+
+
+@router.post("/models/new")
+async def new_model(request: Request) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    form = await request.form()
+    f = {k: str(v).strip() for k, v in form.items()}
+    overrides = [f"model.name={f['model']}", f"optim.name={f['optim']}", f"train.epochs={f['epochs']}",
+                 f"train.batch_size={f['batch_size']}", f"seed={f['seed']}"]
+    for key, field in (("optim.lr", "lr"), ("optim.weight_decay", "weight_decay"),
+                       ("train.early_stopping.patience", "patience"), ("data.image_size", "image_size")):
+        if f.get(field):
+            overrides.append(f"{key}={f[field]}")
+    overrides += [line.strip() for line in f.get("overrides", "").splitlines() if line.strip()]
+    w = _wb(request)
+    try:
+        base = w.job(int(f["clone"]))["config"] if f.get("clone") else {}
+        job = w.create_job(f.get("name", ""), base, overrides, int(f["dataset_id"]) if f.get("dataset_id") else None)
+    except UserError as e:
+        return render(request, "new_model.html", 400, catalog=w.catalog(), datasets=w.store.datasets(),
+                      base=None, clone=None, error=str(e), form=f)
+    return _to(f"/jobs/{job['id']}")
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+@router.get("/jobs")
+def jobs_page(request: Request) -> Response:
+    return _gate(request) or render(request, "jobs.html", jobs=_wb(request).store.jobs())
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: int) -> Response:
+    return _gate(request) or render(request, "job.html", job=_wb(request).job_view(job_id))
+
+
+@router.post("/jobs/{job_id}/{action}")
+def job_action(request: Request, job_id: int, action: str) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    if action == "clone":
+        return _to(f"/models/new?clone={job_id}")
+    if action == "delete":
+        w.delete_job(job_id)
+        return _to("/jobs")
+    if action not in ("abort", "resume"):
+        return error_page(request, 404, f"no action {action!r}")
+    getattr(w, action)(job_id)
+    return _to(f"/jobs/{job_id}")
+
+
+@router.get("/compare")
+def compare_page(request: Request, ids: str = "") -> Response:
+    if gate := _gate(request):
+        return gate
+    chosen = [int(i) for i in ids.split(",") if i.strip().isdigit()]
+    return render(request, "compare.html", jobs=_wb(request).store.jobs(), chosen=chosen)
+
+
+# ---------------------------------------------------------------------------------------------- inference
+@router.get("/jobs/{job_id}/infer")
+def infer_page(request: Request, job_id: int) -> Response:
+    return _gate(request) or render(request, "infer.html", job=_wb(request).job(job_id))
+
+
+@router.post("/jobs/{job_id}/infer/image")
+def infer_image(request: Request, job_id: int, file: UploadFile = File(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        result = w.classify(job_id, [save_upload(file, tmp, w.settings.max_upload_bytes)], 5)[0]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return render(request, "infer.html", job=w.job(job_id), single=result, filename=file.filename)
+
+
+@router.post("/jobs/{job_id}/infer/folder")
+def infer_folder(request: Request, job_id: int, path: str = Form(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    return render(request, "infer.html", job=w.job(job_id), many=w.classify_folder(job_id, path), path=path)
+
+
+@router.get("/jobs/{job_id}/inspect")
+def inspect_page(request: Request, job_id: int) -> Response:
+    return _gate(request) or render(request, "inspect.html", job=_wb(request).job(job_id))
+
+
+@router.post("/jobs/{job_id}/inspect")
+def inspect_post(request: Request, job_id: int, file: UploadFile = File(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = inspect_image(w.run_dir(job_id), save_upload(file, Path(tmp), w.settings.max_upload_bytes))
+    return render(request, "inspect.html", job=w.job(job_id), result=result)
