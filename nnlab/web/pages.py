@@ -14,7 +14,7 @@ from nnlab.errors import UserError
 from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, sign_session
 from nnlab.web.datasets import samples
 from nnlab.web.inspect import inspect_image
-from nnlab.web.routes_api import save_upload
+from nnlab.web.routes_api import Id, save_upload
 from nnlab.web.service import Workbench
 
 router = APIRouter(include_in_schema=False)
@@ -97,7 +97,7 @@ def datasets_upload(request: Request, name: str = Form(""), file: UploadFile = F
 
 
 @router.get("/datasets/{ds_id}")
-def dataset_page(request: Request, ds_id: int) -> Response:
+def dataset_page(request: Request, ds_id: Id) -> Response:
     if gate := _gate(request):
         return gate
     row = _wb(request).dataset(ds_id)
@@ -105,7 +105,7 @@ def dataset_page(request: Request, ds_id: int) -> Response:
 
 
 @router.post("/datasets/{ds_id}/delete")
-def dataset_delete(request: Request, ds_id: int) -> Response:
+def dataset_delete(request: Request, ds_id: Id) -> Response:
     if gate := _gate(request, True):
         return gate
     _wb(request).delete_dataset(ds_id)
@@ -153,12 +153,12 @@ def jobs_page(request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: int) -> Response:
+def job_page(request: Request, job_id: Id) -> Response:
     return _gate(request) or render(request, "job.html", job=_wb(request).job_view(job_id))
 
 
 @router.post("/jobs/{job_id}/{action}")
-def job_action(request: Request, job_id: int, action: str) -> Response:
+def job_action(request: Request, job_id: Id, action: str) -> Response:
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
@@ -183,12 +183,12 @@ def compare_page(request: Request, ids: str = "") -> Response:
 
 # ---------------------------------------------------------------------------------------------- inference
 @router.get("/jobs/{job_id}/infer")
-def infer_page(request: Request, job_id: int) -> Response:
+def infer_page(request: Request, job_id: Id) -> Response:
     return _gate(request) or render(request, "infer.html", job=_wb(request).job(job_id))
 
 
 @router.post("/jobs/{job_id}/infer/image")
-def infer_image(request: Request, job_id: int, file: UploadFile = File(...)) -> Response:
+def infer_image(request: Request, job_id: Id, file: UploadFile = File(...)) -> Response:
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
@@ -201,7 +201,7 @@ def infer_image(request: Request, job_id: int, file: UploadFile = File(...)) -> 
 
 
 @router.post("/jobs/{job_id}/infer/folder")
-def infer_folder(request: Request, job_id: int, path: str = Form(...)) -> Response:
+def infer_folder(request: Request, job_id: Id, path: str = Form(...)) -> Response:
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
@@ -209,12 +209,12 @@ def infer_folder(request: Request, job_id: int, path: str = Form(...)) -> Respon
 
 
 @router.get("/jobs/{job_id}/inspect")
-def inspect_page(request: Request, job_id: int) -> Response:
+def inspect_page(request: Request, job_id: Id) -> Response:
     return _gate(request) or render(request, "inspect.html", job=_wb(request).job(job_id))
 
 
 @router.post("/jobs/{job_id}/inspect")
-def inspect_post(request: Request, job_id: int, file: UploadFile = File(...)) -> Response:
+def inspect_post(request: Request, job_id: Id, file: UploadFile = File(...)) -> Response:
     if gate := _gate(request, True):
         return gate
     w = _wb(request)

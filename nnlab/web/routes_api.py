@@ -6,9 +6,9 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Annotated, Any, AsyncIterator
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path as PathParam, Query, Request, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,8 @@ read = [Depends(require_read)]
 write = [Depends(require_write)]
 SSE_POLL = 0.5
 SSE_MAX_SECONDS = 3600
+MAX_ID = 2**62
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]  # database ids (SQLite integers are 64-bit)
 
 
 class FolderDataset(BaseModel):
@@ -32,7 +34,7 @@ class FolderDataset(BaseModel):
 
 class NewJob(BaseModel):
     name: str = Field("", max_length=200)
-    dataset_id: int | None = None
+    dataset_id: int | None = Field(None, ge=1, le=MAX_ID)
     config: dict[str, Any] = Field(default_factory=dict, description="an nnlab config (see configs/)")
     overrides: list[str] = Field(default_factory=list, description="extra a.b=c config overrides")
 
@@ -91,18 +93,18 @@ def upload_dataset(request: Request, file: UploadFile = File(...), name: str = F
 
 
 @router.get("/datasets/{ds_id}", dependencies=read)
-def show_dataset(ds_id: int, request: Request) -> dict[str, Any]:
+def show_dataset(ds_id: Id, request: Request) -> dict[str, Any]:
     row = wb(request).dataset(ds_id)
     return {**row, "samples": samples(Path(row["path"]))}
 
 
 @router.get("/datasets/{ds_id}/image", dependencies=read, response_class=FileResponse)
-def dataset_image(ds_id: int, request: Request, path: str = Query(..., max_length=4096)) -> FileResponse:
+def dataset_image(ds_id: Id, request: Request, path: str = Query(..., max_length=4096)) -> FileResponse:
     return FileResponse(wb(request).dataset_file(ds_id, path))
 
 
 @router.delete("/datasets/{ds_id}", dependencies=write, status_code=204)
-def delete_dataset(ds_id: int, request: Request) -> None:
+def delete_dataset(ds_id: Id, request: Request) -> None:
     wb(request).delete_dataset(ds_id)
 
 
@@ -118,39 +120,39 @@ def create_job(body: NewJob, request: Request) -> dict[str, Any]:
 
 
 @router.get("/jobs/{job_id}", dependencies=read, summary="a job with its metrics, best epoch, ETA and log tail")
-def show_job(job_id: int, request: Request) -> dict[str, Any]:
+def show_job(job_id: Id, request: Request) -> dict[str, Any]:
     return wb(request).job_view(job_id)
 
 
 @router.post("/jobs/{job_id}/abort", dependencies=write)
-def abort_job(job_id: int, request: Request) -> dict[str, Any]:
+def abort_job(job_id: Id, request: Request) -> dict[str, Any]:
     return wb(request).abort(job_id)
 
 
 @router.post("/jobs/{job_id}/resume", dependencies=write)
-def resume_job(job_id: int, request: Request) -> dict[str, Any]:
+def resume_job(job_id: Id, request: Request) -> dict[str, Any]:
     return wb(request).resume(job_id)
 
 
 @router.post("/jobs/{job_id}/clone", dependencies=write, status_code=201)
-def clone_job(job_id: int, body: Clone, request: Request) -> dict[str, Any]:
+def clone_job(job_id: Id, body: Clone, request: Request) -> dict[str, Any]:
     return wb(request).clone(job_id, body.overrides)
 
 
 @router.delete("/jobs/{job_id}", dependencies=write, status_code=204)
-def delete_job(job_id: int, request: Request) -> None:
+def delete_job(job_id: Id, request: Request) -> None:
     wb(request).delete_job(job_id)
 
 
 @router.get("/jobs/{job_id}/metrics", dependencies=read, summary="per-epoch metrics as JSON")
-def job_metrics(job_id: int, request: Request) -> list[dict[str, Any]]:
+def job_metrics(job_id: Id, request: Request) -> list[dict[str, Any]]:
     wb(request).job(job_id)
     return wb(request).store.metrics(job_id)
 
 
 @router.get("/jobs/{job_id}/events", dependencies=read, response_class=StreamingResponse,
             summary="live server-sent events: one 'metrics' event per new epoch, 'status' on changes")
-async def job_events(job_id: int, request: Request) -> StreamingResponse:
+async def job_events(job_id: Id, request: Request) -> StreamingResponse:
     w = wb(request)
     w.job(job_id)
 
@@ -176,7 +178,7 @@ async def job_events(job_id: int, request: Request) -> StreamingResponse:
 
 @router.get("/jobs/{job_id}/model", dependencies=read, response_class=FileResponse,
             summary="download the trained weights (best checkpoint, else last)")
-def download_model(job_id: int, request: Request) -> FileResponse:
+def download_model(job_id: Id, request: Request) -> FileResponse:
     folder = wb(request).run_dir(job_id) / "checkpoints"
     path = folder / "best.pt" if (folder / "best.pt").is_file() else folder / "last.pt"
     if not path.is_file():
@@ -186,7 +188,7 @@ def download_model(job_id: int, request: Request) -> FileResponse:
 
 # ---------------------------------------------------------------------------------------------- inference
 @router.post("/jobs/{job_id}/classify", dependencies=write, summary="classify uploaded images (top-k each)")
-def classify(job_id: int, request: Request, files: list[UploadFile] = File(...),
+def classify(job_id: Id, request: Request, files: list[UploadFile] = File(...),
              topk: int = Form(5, ge=1, le=100)) -> list[dict[str, Any]]:
     w = wb(request)
     w.run_dir(job_id)
@@ -203,13 +205,13 @@ def classify(job_id: int, request: Request, files: list[UploadFile] = File(...),
 
 @router.post("/jobs/{job_id}/classify-folder", dependencies=write,
              summary="classify a server folder; with class subfolders also accuracy and a confusion matrix")
-def classify_folder(job_id: int, body: FolderQuery, request: Request) -> dict[str, Any]:
+def classify_folder(job_id: Id, body: FolderQuery, request: Request) -> dict[str, Any]:
     return wb(request).classify_folder(job_id, body.path, body.topk)
 
 
 @router.post("/jobs/{job_id}/inspect", dependencies=write,
              summary="per-layer weight and activation statistics (and activation images) for one image")
-def inspect(job_id: int, request: Request, file: UploadFile = File(...)) -> dict[str, Any]:
+def inspect(job_id: Id, request: Request, file: UploadFile = File(...)) -> dict[str, Any]:
     w = wb(request)
     run_dir = w.run_dir(job_id)
     with tempfile.TemporaryDirectory() as tmp:

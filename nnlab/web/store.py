@@ -83,6 +83,8 @@ class Store:
             return int(c.execute(table.insert().values(**values)).inserted_primary_key[0])
 
     def _get(self, table: sa.Table, row_id: int) -> dict[str, Any] | None:
+        if not 0 < row_id < 2**63:  # beyond SQLite's integers: no such row
+            return None
         with self.engine.connect() as c:
             row = c.execute(table.select().where(table.c.id == row_id)).mappings().first()
         return dict(row) if row else None
