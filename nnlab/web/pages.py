@@ -21,9 +21,9 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"logged_in": authenticated(request), **context},
-                                      status_code=code)
+                                      status_code=status)
 
 
 def error_page(request: Request, code: int, message: str) -> HTMLResponse:
