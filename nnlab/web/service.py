@@ -155,7 +155,7 @@ class Workbench:
         job = self.job(job_id)
         rows = self.store.metrics(job_id)
         monitor = job["config"]["train"]["monitor"]
-        key = monitor if rows and monitor in rows[0] else monitor.removeprefix("val_")
+        key = monitor if not rows or monitor in rows[0] else monitor.removeprefix("val_")
         best = None
         if rows and key in rows[0]:
             pick = min if "loss" in key else max

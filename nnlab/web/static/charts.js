@@ -2,7 +2,11 @@
 "use strict";
 
 function bestEpoch(rows, monitor) {
-  const have = rows.filter(r => r[monitor] !== undefined);
+  let have = rows.filter(r => r[monitor] !== undefined);
+  if (!have.length && monitor.startsWith("val_")) {  // no validation split: the training metric
+    monitor = monitor.slice(4);
+    have = rows.filter(r => r[monitor] !== undefined);
+  }
   if (!have.length) return null;
   const better = monitor.includes("loss") ? (a, b) => a < b : (a, b) => a > b;
   return have.reduce((best, r) => (better(r[monitor], best[monitor]) ? r : best)).epoch;
