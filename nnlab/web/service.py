@@ -1,6 +1,7 @@
 """What the REST API and the pages both do: the workbench's operations over the store and the public API."""
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -122,6 +123,10 @@ class Workbench:
             raw["data"] = {**raw.get("data", {}), "dataset": "folder", "path": self.dataset(dataset_id)["path"]}
         raw["name"] = raw.get("name") or name or None
         cfg = cfgmod.from_dict(raw)
+        if not re.fullmatch(r"\w[\w.-]{0,99}", cfg.run_name):
+            raise UserError(f"job name {cfg.run_name!r}: use letters, digits, '.', '-' and '_' only")
+        if cfg.data.path is not None:
+            ds.confine(cfg.data.path, self.settings.allowed_roots + [self.settings.uploads])
         validate(cfg)
         resolved = cfgmod.to_dict(cfg)
         return self.job(self.store.add_job(cfg.run_name, resolved, dataset_id))

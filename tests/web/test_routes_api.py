@@ -151,6 +151,13 @@ def test_create_job_validates_before_queueing(client):
     assert client.get("/api/jobs").json() == []
 
 
+def test_job_config_cannot_reach_outside_the_roots(client):
+    r = client.post("/api/jobs", json={"config": {**FAST_JOB, "data": {"dataset": "folder", "path": "/etc"}}})
+    assert r.status_code == 403
+    r = client.post("/api/jobs", json={"name": "../../escape", "config": FAST_JOB})
+    assert r.status_code == 400 and "job name" in r.json()["detail"]
+
+
 def test_job_lifecycle_without_training(client, folder):
     ds = client.post("/api/datasets", json={"path": str(folder)}).json()
     job = client.post("/api/jobs", json={"name": "j", "dataset_id": ds["id"], "config": FAST_JOB}).json()
