@@ -157,22 +157,6 @@ def job_page(request: Request, job_id: Id) -> Response:
     return _gate(request) or render(request, "job.html", job=_wb(request).job_view(job_id))
 
 
-@router.post("/jobs/{job_id}/{action}")
-def job_action(request: Request, job_id: Id, action: str) -> Response:
-    if gate := _gate(request, True):
-        return gate
-    w = _wb(request)
-    if action == "clone":
-        return _to(f"/models/new?clone={job_id}")
-    if action == "delete":
-        w.delete_job(job_id)
-        return _to("/jobs")
-    if action not in ("abort", "resume"):
-        return error_page(request, 404, f"no action {action!r}")
-    getattr(w, action)(job_id)
-    return _to(f"/jobs/{job_id}")
-
-
 @router.get("/compare")
 def compare_page(request: Request, ids: str = "") -> Response:
     if gate := _gate(request):
@@ -221,3 +205,19 @@ def inspect_post(request: Request, job_id: Id, file: UploadFile = File(...)) -> 
     with tempfile.TemporaryDirectory() as tmp:
         result = inspect_image(w.run_dir(job_id), save_upload(file, Path(tmp), w.settings.max_upload_bytes))
     return render(request, "inspect.html", job=w.job(job_id), result=result)
+
+
+@router.post("/jobs/{job_id}/{action}")  # last: the fixed job paths above win
+def job_action(request: Request, job_id: Id, action: str) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    if action == "clone":
+        return _to(f"/models/new?clone={job_id}")
+    if action == "delete":
+        w.delete_job(job_id)
+        return _to("/jobs")
+    if action not in ("abort", "resume"):
+        return error_page(request, 404, f"no action {action!r}")
+    getattr(w, action)(job_id)
+    return _to(f"/jobs/{job_id}")

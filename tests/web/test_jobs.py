@@ -55,6 +55,8 @@ def test_train_then_classify_download_and_inspect(client, app, folder):
     layers = client.post(f"/api/jobs/{job_id}/inspect",
                          files={"file": ("a.png", (folder / "dark" / "1.png").read_bytes())}).json()["layers"]
     assert [layer["type"] for layer in layers][-1] == "Linear" and "weight" in layers[-1]
+    page = client.post(f"/jobs/{job_id}/inspect", files={"file": ("a.png", (folder / "dark" / "1.png").read_bytes())})
+    assert page.status_code == 200 and 'id="layers"' in page.text and "features.0" in page.text
 
 
 def test_abort_then_resume_continues_the_same_run(client, app, folder):
