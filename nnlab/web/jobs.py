@@ -16,6 +16,7 @@ from pathlib import Path
 from nnlab.web.store import Store, now
 
 LOG_TAIL = 20
+DB_ENV = "NNLAB_WEB_DB"  # how a worker learns the job store's URL
 
 
 def job_root(runs: Path, job_id: int) -> Path:
@@ -101,8 +102,9 @@ class Scheduler:
         log = log_path(self.runs, job_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "nnlab.web.worker", str(job_id), self.db_url,
-                                     str(self.runs)], stdout=out, stderr=subprocess.STDOUT,
+            # the database URL goes by environment, not argv: it may hold a password
+            proc = subprocess.Popen([sys.executable, "-m", "nnlab.web.worker", str(job_id), str(self.runs)],
+                                    env={**os.environ, DB_ENV: self.db_url}, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         if self.store.claim_job(job_id, proc.pid):
             self.procs[job_id] = proc

@@ -1,10 +1,11 @@
-"""One training job in its own process: ``python -m nnlab.web.worker JOB_ID DB_URL RUNS_DIR``.
+"""One training job in its own process: ``NNLAB_WEB_DB=URL python -m nnlab.web.worker JOB_ID RUNS_DIR``.
 
 Calls ``nnlab.fit`` with the job's config, records each epoch's metrics in the store, and stops cleanly
 (checkpoint kept, resumable) on Ctrl-C / SIGINT, which is how the server aborts a job.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -13,7 +14,7 @@ from pathlib import Path
 import nnlab
 from nnlab.errors import TrainingStopped, UserError
 from nnlab.inference import list_runs
-from nnlab.web.jobs import job_root
+from nnlab.web.jobs import DB_ENV, job_root
 from nnlab.web.store import Store, now
 
 
@@ -72,4 +73,4 @@ def main(job_id: int, db_url: str, runs: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))
+    sys.exit(main(int(sys.argv[1]), os.environ[DB_ENV], Path(sys.argv[2])))

@@ -107,3 +107,13 @@ def _walk_through(page, url: str, token: str, folder: Path) -> None:
     assert page.is_visible("#confusion")
     assert page.locator("#confusion td").count() == 4
     page.screenshot(path=str(ARTIFACTS / "5-confusion.png"), full_page=True)
+
+    page.goto(page.url.replace("/infer/folder", "/inspect"))
+    page.set_input_files("input[name=file]", str(folder / "dark" / "0.png"))
+    page.click("text=Inspect >> nth=-1")
+    page.wait_for_selector("#layers")
+    assert page.locator("#layers tr").count() >= 3
+    page.screenshot(path=str(ARTIFACTS / "6-inspect.png"), full_page=True)
+    page.goto(f"{url}/compare?ids=1")
+    page.wait_for_selector("#cmp-acc canvas")
+    page.screenshot(path=str(ARTIFACTS / "7-compare.png"), full_page=True)
