@@ -19,7 +19,10 @@ def confine(path: str | Path, roots: Sequence[Path]) -> Path:
     """The resolved path, if it lies inside one of ``roots`` (symlinks resolved first)."""
     if "\x00" in str(path):
         raise PathError("path contains a NUL byte")
-    resolved = Path(path).expanduser().resolve()
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as e:  # ~nosuchuser, loops, over-long names
+        raise PathError(f"path {path!r} cannot be resolved ({e})") from None
     for root in roots:
         if resolved == root.resolve() or resolved.is_relative_to(root.resolve()):
             return resolved

@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from nnlab.web.auth import require_read, require_write
 from nnlab.web.datasets import samples
 from nnlab.web.inspect import inspect_image
-from nnlab.web.service import Workbench
+from nnlab.errors import UserError
+from nnlab.web.service import Workbench, confusion_report
 from nnlab.web.store import FINISHED
 
 router = APIRouter(prefix="/api")
@@ -187,11 +188,15 @@ def download_model(job_id: Id, request: Request) -> FileResponse:
 
 
 # ---------------------------------------------------------------------------------------------- inference
-@router.post("/jobs/{job_id}/classify", dependencies=write, summary="classify uploaded images (top-k each)")
+@router.post("/jobs/{job_id}/classify", dependencies=write,
+             summary="classify uploaded images (top-k each); with one label per image also accuracy and a "
+                     "confusion matrix")
 def classify(job_id: Id, request: Request, files: list[UploadFile] = File(...),
-             topk: int = Form(5, ge=1, le=100)) -> list[dict[str, Any]]:
+             topk: int = Form(5, ge=1, le=100), labels: list[str] = Form([])) -> dict[str, Any]:
     w = wb(request)
     w.run_dir(job_id)
+    if labels and len(labels) != len(files):
+        raise UserError(f"got {len(labels)} labels for {len(files)} images (give one per image, or none)")
     tmp = Path(tempfile.mkdtemp())
     try:
         paths = [save_upload(f, tmp, w.settings.max_upload_bytes) for f in files]
@@ -200,7 +205,10 @@ def classify(job_id: Id, request: Request, files: list[UploadFile] = File(...),
         shutil.rmtree(tmp, ignore_errors=True)
     for r, f in zip(results, files):
         r["image"] = f.filename
-    return results
+    out: dict[str, Any] = {"count": len(results), "predictions": results}
+    if labels:
+        out.update(confusion_report(w.classes(job_id), labels, [r["top"][0]["class"] for r in results]))
+    return out
 
 
 @router.post("/jobs/{job_id}/classify-folder", dependencies=write,

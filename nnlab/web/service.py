@@ -180,6 +180,10 @@ class Workbench:
         return Path(job["run_dir"])
 
     # ------------------------------------------------------------------ inference
+    def classes(self, job_id: int) -> list[str]:
+        meta = nnlab.load_run(self.run_dir(job_id)).meta
+        return list(meta["classes"])
+
     def classify(self, job_id: int, files: list[Path], topk: int = 5) -> list[dict[str, Any]]:
         return nnlab.predict(self.run_dir(job_id), files, max(1, topk))
 
@@ -196,8 +200,7 @@ class Workbench:
         preds = self.classify(job_id, files, topk)
         result: dict[str, Any] = {"count": len(preds), "predictions": preds}
         if labelled:
-            classes = nnlab.load_run(self.run_dir(job_id)).classes
-            result.update(confusion_report(classes, [f.relative_to(folder).parts[0] for f in files],
+            result.update(confusion_report(self.classes(job_id), [f.relative_to(folder).parts[0] for f in files],
                                            [p["top"][0]["class"] for p in preds]))
         return result
 

@@ -41,8 +41,14 @@ def test_train_then_classify_download_and_inspect(client, app, folder):
     one = client.post(f"/api/jobs/{job_id}/classify", data={"topk": "2"},
                       files=[("files", ("a.png", (folder / "dark" / "0.png").read_bytes(), "image/png")),
                              ("files", ("b.png", (folder / "bright" / "0.png").read_bytes(), "image/png"))]).json()
-    assert [r["image"] for r in one] == ["a.png", "b.png"]
-    assert all(len(r["top"]) == 2 and abs(sum(t["prob"] for t in r["top"]) - 1) < 1e-4 for r in one)
+    assert [r["image"] for r in one["predictions"]] == ["a.png", "b.png"] and "accuracy" not in one
+    assert all(len(r["top"]) == 2 and abs(sum(t["prob"] for t in r["top"]) - 1) < 1e-4 for r in one["predictions"])
+    image = ("files", ("a.png", (folder / "dark" / "0.png").read_bytes(), "image/png"))
+    labelled = client.post(f"/api/jobs/{job_id}/classify", data={"labels": ["dark"]}, files=[image]).json()
+    assert labelled["accuracy"] == float(labelled["predictions"][0]["top"][0]["class"] == "dark")
+    assert sum(map(sum, labelled["confusion"])) == 1
+    bad = client.post(f"/api/jobs/{job_id}/classify", data={"labels": ["dark", "dark"]}, files=[image])
+    assert bad.status_code == 400 and "2 labels for 1 images" in bad.json()["detail"]
     many = client.post(f"/api/jobs/{job_id}/classify-folder", json={"path": str(folder)}).json()
     assert many["count"] == 24 and sum(map(sum, many["confusion"])) == 24
     truth = [p["image"].split("/")[-2] for p in many["predictions"]]

@@ -184,5 +184,6 @@ def test_running_job_cannot_be_deleted(client, app):
 
 def test_openapi_schema_lists_the_api(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/jobs", "/api/jobs/{job_id}/events", "/api/datasets/upload", "/api/jobs/{job_id}/classify"} <= set(paths)
+    assert {"/api/jobs", "/api/jobs/{job_id}/events", "/api/datasets/upload",
+            "/api/jobs/{job_id}/classify"} <= set(paths)
     assert not any(p.startswith("/jobs") for p in paths)  # pages stay out of the API schema
