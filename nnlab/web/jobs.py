@@ -113,8 +113,10 @@ class Scheduler:
             proc.wait()
 
     def _mark_dead(self, job_id: int, why: str) -> None:
+        job = self.store.job(job_id)
+        status = "aborted" if job and job["status"] == "aborting" else "failed"  # killed while stopping anyway
         tail = log_tail(self.runs, job_id)
-        self.store.update_job(job_id, status="failed", pid=None, finished=now(),
+        self.store.update_job(job_id, status=status, pid=None, finished=now(),
                               message=f"{why}; resume it to continue.\n{tail}".strip())
 
     def abort(self, job_id: int) -> None:

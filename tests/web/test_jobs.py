@@ -10,7 +10,7 @@ from nnlab.web.app import create_app
 from nnlab.web.jobs import log_path
 from tests.web.conftest import FAST_JOB, run_jobs, wait_for
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 
 def _job(client, folder, epochs: int = 2, **train) -> int:
@@ -28,6 +28,7 @@ def _running_with_epochs(app, job_id: int, epochs: int) -> None:
     wait_for(ready, 90, 0.1)
 
 
+@slow
 def test_train_then_classify_download_and_inspect(client, app, folder):
     job_id = _job(client, folder)
     run_jobs(app, [job_id])
@@ -65,6 +66,7 @@ def test_train_then_classify_download_and_inspect(client, app, folder):
     assert page.status_code == 200 and 'id="layers"' in page.text and "features.0" in page.text
 
 
+@slow
 def test_abort_then_resume_continues_the_same_run(client, app, folder):
     job_id = _job(client, folder, epochs=15)
     _running_with_epochs(app, job_id, 2)
@@ -81,6 +83,7 @@ def test_abort_then_resume_continues_the_same_run(client, app, folder):
     assert "resuming" in log_path(app.state.wb.settings.runs, job_id).read_text()
 
 
+@slow
 def test_killed_worker_is_marked_after_restart_and_resumes(settings, client, app, folder):
     job_id = _job(client, folder, epochs=15)
     _running_with_epochs(app, job_id, 3)
@@ -100,6 +103,7 @@ def test_killed_worker_is_marked_after_restart_and_resumes(settings, client, app
     assert [m["epoch"] for m in restarted.state.wb.store.metrics(job_id)] == list(range(1, 16)) and before < 15
 
 
+@slow
 def test_watchdog_marks_a_dead_worker_failed_with_its_log(client, app, folder):
     job_id = _job(client, folder, epochs=15)
     _running_with_epochs(app, job_id, 1)
@@ -109,6 +113,7 @@ def test_watchdog_marks_a_dead_worker_failed_with_its_log(client, app, folder):
     assert "epoch 1:" in app.state.wb.store.job(job_id)["message"]
 
 
+@slow
 def test_queue_runs_jobs_one_at_a_time_and_restart_keeps_the_queue(settings, client, app, folder):
     first, second = _job(client, folder, epochs=1), _job(client, folder, epochs=1)
     store = app.state.wb.store
@@ -120,3 +125,16 @@ def test_queue_runs_jobs_one_at_a_time_and_restart_keeps_the_queue(settings, cli
     run_jobs(app, [first])
     run_jobs(restarted, [second])
     assert store.job(second)["status"] == "completed"
+
+
+def test_dead_jobs_are_marked_failed_or_aborted_without_their_worker(client, app, settings):
+    """The watchdog alone (no worker ever ran): a running job with a dead pid fails, a stopping one is aborted."""
+    store = app.state.wb.store
+    running, stopping = (client.post("/api/jobs", json={"config": {}}).json()["id"] for _ in range(2))
+    app.state.wb.scheduler.concurrency = 0  # start nothing
+    store.update_job(running, status="running", pid=None)
+    store.update_job(stopping, status="aborting", pid=None)
+    app.state.wb.scheduler.tick()
+    assert store.job(running)["status"] == "failed" and "resume it" in store.job(running)["message"]
+    assert store.job(stopping)["status"] == "aborted"
+    assert client.post(f"/api/jobs/{running}/resume").json()["status"] == "queued"
