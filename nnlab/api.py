@@ -16,7 +16,7 @@ from torch import nn
 
 from nnlab import config as cfgmod
 from nnlab.config import Config
-from nnlab.data import Preprocess, TensorLoader, load_splits
+from nnlab.data import Preprocess, TensorLoader, augment, load_splits
 from nnlab.data.dataset import ImageDataset
 from nnlab.data.splits import load_subset, make_splits, save_subset, select_subset
 from nnlab.engine import callbacks as cb
@@ -25,7 +25,8 @@ from nnlab.engine.losses import LOSSES
 from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
 from nnlab.errors import ConfigError, TrainingStopped, UserError
 from nnlab.models import DATA_ARGS, MODELS
-from nnlab.optim import build_optimizer, check_options
+from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
+from nnlab import regularize
 
 DEFAULT_RUNS = Path("runs")
 SUBSET_FILE = "subset.npz"  # a run's training-sample indices when it was trained on a subset
@@ -52,9 +53,12 @@ def validate(cfg: Config) -> None:
         if key not in model_opts:
             raise ConfigError(f"unknown config key 'model.{key}' for model {cfg.model.name!r} "
                               f"(it takes: {', '.join(model_opts) or 'no options'})")
-    check_options(cfg.optim.name, cfg.optim.args)
+    check_options(cfg.optim.name, [*cfg.optim.args, *(["weight_decay"] if cfg.optim.weight_decay else [])])
+    check_schedule(cfg.optim.schedule.name, cfg.optim.schedule.args, cfg.optim.schedule.per_step)
     if cfg.train.loss != "auto":
         LOSSES.get(cfg.train.loss)
+    regularize.check_mixable(cfg.task, cfg.regularize.mixup, cfg.regularize.cutmix)
+    augment.check(cfg.augment, cfg.data)
 
 
 def build_model(name: str, num_classes: int, in_chans: int, input_size: tuple[int, int],
@@ -81,6 +85,44 @@ def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] 
     splits = select_subset(make_splits(raw, d.val_fraction, d.test_fraction, d.train_size, seed),
                            train_indices, val_indices)
     return splits, Preprocess.fit(splits["train"].images, d.resize_mode, d.normalize)
+
+
+def build_optim(cfg: Config, model: nn.Module, steps_per_epoch: int,
+                mode: str = "max") -> tuple[torch.optim.Optimizer, Any]:
+    """The config's optimizer (with its parameter groups) and learning-rate scheduler for a run whose epochs
+    take ``steps_per_epoch`` optimizer steps."""
+    o, s = cfg.optim, cfg.optim.schedule
+    optimizer = build_optimizer(model, o.name, o.lr, o.weight_decay, no_decay_bias_norm=o.no_decay_bias_norm,
+                                lr_mult=o.lr_mult, **o.args)
+    total = cfg.train.epochs * (steps_per_epoch if s.per_step else 1)
+    return optimizer, build_scheduler(optimizer, s.name, total=total, per_step=s.per_step, mode=mode, **s.args)
+
+
+def optim_steps_per_epoch(cfg: Config, n_train: int) -> int:
+    """Optimizer steps per epoch on ``n_train`` training samples (batches, then gradient accumulation)."""
+    batches = 1 if cfg.train.batch_size == "full" else -(-n_train // cfg.train.batch_size)
+    return -(-batches // cfg.train.accumulate)
+
+
+def lr_preview(config: Config | str | Path | dict, overrides: Sequence[str] = ()) -> tuple[Config, list[float], int]:
+    """The config, the learning rate of every optimizer step of its run (before training) and the steps per
+    epoch (the training split is read only for per-step schedules)."""
+    cfg, _ = _resolve_config(config, overrides, None, None)
+    validate(cfg)
+    per_epoch = 1
+    if cfg.optim.schedule.per_step:
+        per_epoch = optim_steps_per_epoch(cfg, len(build_data(cfg, progress=False)[0]["train"]))
+    lr = cfg.optim.lr or OPTIMIZERS[cfg.optim.name].lr
+    s = cfg.optim.schedule
+    return cfg, lr_curve(s.name, lr, cfg.train.epochs, per_epoch, s.per_step, **s.args), per_epoch
+
+
+def build_train_hooks(cfg: Config, pre: Preprocess, num_classes: int
+                      ) -> tuple[regularize.BatchTransform | None, regularize.StepRegularizer | None]:
+    """The training batch transform (augmentation, input noise, soft targets) and the step regularizer
+    (penalty, weight noise). Evaluation and prediction never use either."""
+    step, targets = regularize.build(cfg.regularize, num_classes)
+    return regularize.chain(augment.build(cfg.augment, pre), targets), step
 
 
 def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> dict[str, ImageDataset]:
@@ -125,10 +167,14 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         model.to(memory_format=torch.channels_last)
     loss_fn = build_loss(t.loss, model)
     batch = None if t.batch_size == "full" else t.batch_size
-    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed, num_workers=t.num_workers)
+    train_transform, step_regularizer = build_train_hooks(cfg, pre, len(classes))
+    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed, num_workers=t.num_workers,
+                                transform=train_transform)
     val_loader = TensorLoader(splits["val"], pre, t.eval_batch_size) if "val" in splits else None
     monitor = t.monitor if val_loader is not None else t.monitor.removeprefix("val_")
     mode = t.mode if t.mode != "auto" else ("min" if "loss" in monitor else "max")
+    optimizer, scheduler = (build_optim(cfg, model, optim_steps_per_epoch(cfg, len(splits["train"])), mode)
+                            if getattr(model, "needs_training", True) else (None, None))
 
     run_dir = Path(resume) if resume else runs.new_run_dir(runs_root, cfg.task, cfg.run_name)
     if not resume:
@@ -145,7 +191,6 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
 
     if t.compile:
         model.compile()
-    optimizer = build_optimizer(model, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, **cfg.optim.args)
     callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
     callbacks += [
         cb.Checkpoint(run_dir / "checkpoints", t.checkpoint.interval, t.checkpoint.keep_last),
@@ -157,7 +202,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         callbacks.append(_tensorboard(run_dir))
     trainer = Trainer(model, optimizer, loss_fn, epochs=t.epochs, device=device, accumulate=t.accumulate,
                       precision=t.precision, channels_last=t.channels_last, callbacks=callbacks,
-                      monitor=monitor, mode=mode, progress=progress)
+                      monitor=monitor, mode=mode, progress=progress, scheduler=scheduler,
+                      clip_norm=t.clip_norm, clip_value=t.clip_value, regularizer=step_regularizer)
     if resume:
         trainer.load_state_dict(checkpoint.load(run_dir / "checkpoints" / "last.pt"), train_loader)
     elif source is not None:

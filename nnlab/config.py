@@ -31,6 +31,7 @@ class DataConfig:
     train_size: int | None = None  # stratified subset of the training split
     split_seed: int | None = None  # seed of the val/test split; None: the run's seed (ensembles vary seed only)
     normalize: bool = True
+    orientation_sensitive: bool | None = None  # flips/rotations change labels; None: yes for digits, mnist
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)")
@@ -51,10 +52,20 @@ class ModelConfig:
 
 
 @dataclass
+class ScheduleConfig:
+    name: str = "fixed"  # see `nnlab optim list`: fixed, step, multistep, exp, inv, poly, sigmoid, cosine, ...
+    per_step: bool = False  # step after every optimizer step (durations in steps) or after every epoch
+    args: dict[str, Any] = field(default_factory=dict)  # the schedule's own options (extra keys)
+
+
+@dataclass
 class OptimConfig:
     name: str = "sgd"
     lr: float | None = None  # None: the optimizer's own default (see `nnlab optim list`)
     weight_decay: float = 0.0
+    no_decay_bias_norm: bool = True  # no weight decay for biases and normalization parameters
+    lr_mult: dict[str, float] = field(default_factory=dict)  # module name -> lr multiplier (0 freezes)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     args: dict[str, Any] = field(default_factory=dict)  # the optimizer's own options (extra keys)
 
     def __post_init__(self) -> None:
@@ -97,6 +108,8 @@ class TrainConfig:
     compile: bool = False
     num_workers: int = 0
     tensorboard: bool = False
+    clip_norm: float | None = None  # clip the gradients' total L2 norm to this before each step
+    clip_value: float | None = None  # clip every gradient element to [-v, v] before each step
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
@@ -106,6 +119,74 @@ class TrainConfig:
         _check(self.accumulate >= 1, "train.accumulate", "must be >= 1")
         _check(self.eval_batch_size >= 1, "train.eval_batch_size", "must be >= 1")
         _check(self.num_workers >= 0, "train.num_workers", "must be >= 0")
+        _check(self.clip_norm is None or self.clip_norm > 0, "train.clip_norm", "must be positive")
+        _check(self.clip_value is None or self.clip_value > 0, "train.clip_value", "must be positive")
+
+
+@dataclass
+class NoiseConfig:
+    input_std: float = 0.0  # Gaussian noise on the (normalized) training inputs
+    weight_std: float = 0.0  # Gaussian noise on the weights, training forward pass only
+
+    def __post_init__(self) -> None:
+        _check(self.input_std >= 0, "regularize.noise.input_std", "must be >= 0")
+        _check(self.weight_std >= 0, "regularize.noise.weight_std", "must be >= 0")
+
+
+@dataclass
+class RegularizeConfig:
+    l1: float = 0.0  # lambda of the explicit penalty lambda * sum|w| added to the loss
+    l2: float = 0.0  # lambda of lambda * sum w^2 (decoupled decay is optim.weight_decay)
+    include_bias: bool = False  # also penalize biases and normalization parameters
+    label_smoothing: float = 0.0
+    mixup: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
+    cutmix: float = 0.0  # alpha; 0: off
+    mix_prob: float = 1.0  # probability that a batch is mixed at all
+    switch_prob: float = 0.5  # probability of CutMix (rather than mixup) when both are on
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def __post_init__(self) -> None:
+        for key in ("l1", "l2", "mixup", "cutmix"):
+            _check(getattr(self, key) >= 0, f"regularize.{key}", "must be >= 0")
+        for key in ("label_smoothing", "mix_prob", "switch_prob"):
+            _check(0.0 <= getattr(self, key) <= 1.0, f"regularize.{key}", "must be in [0, 1]")
+        _check(self.label_smoothing < 1.0, "regularize.label_smoothing", "must be below 1")
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentation (nnlab/data/augment.py); probabilities in [0, 1], magnitudes >= 0."""
+
+    preset: str | None = None  # a named set of the keys below (see `nnlab.data.augment.PRESETS`)
+    hflip: float = 0.0  # probability of a horizontal flip
+    vflip: float = 0.0  # probability of a vertical flip
+    rot90: float = 0.0  # probability of a random 90/180/270-degree turn
+    rotate: float = 0.0  # max angle in degrees (uniform in [-rotate, rotate])
+    scale: list[float] | None = None  # [min, max] zoom factor
+    translate: float = 0.0  # max shift as a fraction of the image size
+    resized_crop: list[float] | None = None  # [min, max] area fraction of a random crop resized back
+    pad_crop: int = 0  # zero-pad by this many pixels, then crop back at a random offset
+    hue: float = 0.0  # max hue shift (fraction of the colour wheel, <= 0.5)
+    saturation: float = 0.0  # max relative saturation change
+    value: float = 0.0  # max relative brightness change
+    noise: float = 0.0  # std of Gaussian pixel noise (pixel values in [0, 1])
+    erase: float = 0.0  # probability of random erasing (a box of 2-33% of the image set to 0)
+
+    def __post_init__(self) -> None:
+        for key in ("hflip", "vflip", "rot90", "erase"):
+            _check(0.0 <= getattr(self, key) <= 1.0, f"augment.{key}", "must be a probability in [0, 1]")
+        for key in ("rotate", "translate", "pad_crop", "hue", "saturation", "value", "noise"):
+            _check(getattr(self, key) >= 0, f"augment.{key}", "must be >= 0")
+        _check(self.hue <= 0.5, "augment.hue", "must be <= 0.5")
+        _check(self.translate < 1.0, "augment.translate", "must be below 1")
+        _check(self.saturation <= 1.0 and self.value <= 1.0, "augment.saturation",
+               "and augment.value must be <= 1")
+        for key in ("scale", "resized_crop"):
+            pair = getattr(self, key)
+            _check(pair is None or (len(pair) == 2 and 0 < pair[0] <= pair[1]), f"augment.{key}",
+                   "must be [min, max] with 0 < min <= max")
+        _check(self.resized_crop is None or self.resized_crop[1] <= 1.0, "augment.resized_crop",
+               "area fractions must be <= 1")
 
 
 @dataclass
@@ -117,6 +198,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    regularize: RegularizeConfig = field(default_factory=RegularizeConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @property
     def run_name(self) -> str:
@@ -124,7 +207,7 @@ class Config:
 
 
 # Sections whose unknown keys are collected into ``args`` instead of being rejected.
-_OPEN_SECTIONS = {ModelConfig, OptimConfig}
+_OPEN_SECTIONS = {ModelConfig, OptimConfig, ScheduleConfig}
 
 
 def _check(ok: bool, key: str, why: str) -> None:

@@ -6,11 +6,13 @@ import os
 import sys
 from typing import Sequence
 
-from nnlab.cli import bootstrap, cv, data, diagnose, ensemble, eval as eval_cmd, predict, runs, search, study, train
+from nnlab.cli import augment, bootstrap, cv, data, diagnose, ensemble, eval as eval_cmd, predict, runs, search, study, train
+from nnlab.cli import lr_plot, optim
 from nnlab.cli import serve, token
 from nnlab.errors import TrainingStopped, UserError
 
-COMMANDS = [train, eval_cmd, predict, runs, data, cv, bootstrap, ensemble, search, diagnose, study, serve, token]
+COMMANDS = [train, eval_cmd, predict, runs, data, cv, bootstrap, ensemble, search, diagnose, study, augment, optim,
+            lr_plot, serve, token]
 
 
 def build_parser() -> argparse.ArgumentParser:

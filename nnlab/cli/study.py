@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nnlab.cli.options import apply_threads
+from nnlab.cli.options import apply_threads, overrides
 from nnlab.cli.table import print_table
 from nnlab.errors import UserError
 from nnlab.experiments.studies import STUDIES, StudyContext, run_study
@@ -22,7 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, help="seeds per setting (default: the study's)")
     p.add_argument("--out", help="report folder (default: runs/studies/NAME)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per training (default 1: tiny models)")
-    p.set_defaults(func=run)
+    p.add_argument("--base", help="base config YAML, for studies that take one (--section.key=value overrides it)")
+    p.add_argument("--train-size", type=int, help="training subset size, for studies that take one")
+    p.set_defaults(func=run, accepts_overrides=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +33,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--repeats must be at least 1")
     apply_threads(args)
     out = Path(args.out) if args.out else Path("runs") / "studies" / args.name
-    report, path = run_study(args.name, StudyContext(out, args.full, args.repeats))
+    if args.train_size is not None and args.train_size < 1:
+        raise UserError("--train-size must be at least 1")
+    ctx = StudyContext(out, args.full, args.repeats, base=args.base, train_size=args.train_size,
+                       overrides=overrides(args))
+    report, path = run_study(args.name, ctx)
     for table in report.tables:
         print(f"\n{table.title}")
         print_table(table.header, table.rows)

@@ -70,11 +70,16 @@ class Trainer:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, *,
                  epochs: int, device: torch.device, accumulate: int = 1, precision: str = "fp32",
                  channels_last: bool = False, scheduler: Any = None, callbacks: Iterable[Callback] = (),
-                 monitor: str = "val_acc", mode: str = "max", progress: bool = True) -> None:
+                 monitor: str = "val_acc", mode: str = "max", progress: bool = True,
+                 clip_norm: float | None = None, clip_value: float | None = None, regularizer: Any = None) -> None:
+        """``regularizer``: optional step hook with ``forward(model, x)`` (e.g. weight noise) and
+        ``penalty(model)`` (an extra loss term, logged as ``penalty``); see nnlab.regularize."""
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.regularizer = regularizer
         self.epochs, self.device, self.accumulate = epochs, device, accumulate
         self.precision, self.channels_last = precision, channels_last
         self.scheduler = scheduler
+        self.clip_norm, self.clip_value = clip_norm, clip_value
         self.callbacks = list(callbacks)
         self.monitor, self.mode = monitor, mode
         self.progress = progress
@@ -111,12 +116,10 @@ class Trainer:
         batches = iter(loader)
         for i, (x, y) in enumerate(batches, start=self.state.batch):
             x, y = _to(x, self.device, self.channels_last), y.to(self.device, non_blocking=True)
-            with _autocast(self.device, self.precision):
-                out = self.model(x)
-                loss = self.loss_fn(out, y)
-            (loss / self.accumulate).backward()
+            out, loss, penalty = self._forward(x, y)
+            ((loss if penalty is None else loss + penalty) / self.accumulate).backward()
             if (i + 1) % self.accumulate == 0 or i + 1 == len(loader):
-                self.optimizer.step()
+                self._step(x, y)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.state.step += 1
                 if self.scheduler is not None and getattr(self.scheduler, "per_step", False):
@@ -127,6 +130,8 @@ class Trainer:
                     f"loss became {value} at epoch {self.state.epoch + 1}, batch {i + 1}; training stopped and "
                     "the last good checkpoint was kept. Lower the learning rate (optim.lr) or check the data.")
             sums["loss"] += value * len(y)
+            if penalty is not None:
+                sums["penalty"] = sums.get("penalty", 0.0) + penalty.item() * len(y)
             correct += (out.argmax(1) == hard_labels(y)).sum()
             sums["count"] += len(y)
             self.state.batch = i + 1
@@ -138,7 +143,39 @@ class Trainer:
                 raise KeyboardInterrupt
         sums["correct"] += int(correct)
         self.state.batch, self.state.partial = 0, {}
-        return {"loss": sums["loss"] / max(sums["count"], 1), "acc": sums["correct"] / max(sums["count"], 1)}
+        extra = {"penalty": sums["penalty"] / max(sums["count"], 1)} if "penalty" in sums else {}
+        return {"loss": sums["loss"] / max(sums["count"], 1), "acc": sums["correct"] / max(sums["count"], 1), **extra}
+
+    def _forward(self, x: torch.Tensor, y: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Training forward pass: outputs, data loss and the regularizer's penalty (None without one)."""
+        with _autocast(self.device, self.precision):
+            out = self.model(x) if self.regularizer is None else self.regularizer.forward(self.model, x)
+            loss = self.loss_fn(out, y)
+        penalty = self.regularizer.penalty(self.model) if self.regularizer is not None else None
+        return out, loss, penalty
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Clip the gradients and step; LBFGS re-evaluates the loss on this batch through a closure."""
+        closure = None
+        if isinstance(self.optimizer, torch.optim.LBFGS):
+            def closure() -> torch.Tensor:
+                self.optimizer.zero_grad(set_to_none=True)
+                _, loss, penalty = self._forward(x, y)
+                (loss if penalty is None else loss + penalty).backward()
+                self._clip()
+                return loss.detach()
+        self._clip()
+        self.optimizer.step(closure)
+
+    def _clip(self) -> None:
+        if self.clip_norm is None and self.clip_value is None:
+            return
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if self.clip_value is not None:
+            nn.utils.clip_grad_value_(params, self.clip_value)
+        if self.clip_norm is not None:
+            nn.utils.clip_grad_norm_(params, self.clip_norm)
 
     def _end_epoch(self, metrics: dict[str, float]) -> None:
         st = self.state

@@ -104,7 +104,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                 heartbeat_stale_trial_callback=_retry())
     except ImportError as e:
         raise UserError(f"search storage {safe_url(url)} needs a database driver ({e}); for PostgreSQL: "
-                        "pip install 'nnlab[search-db]' (psycopg2-binary)") from None
+                        "pip install 'nnlab[search-db]' (psycopg 3)") from None
     except Exception as e:  # sqlalchemy's OperationalError, ArgumentError, ...: all mean "cannot use it"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot open search storage {safe_url(url)}: {first}") from None

@@ -108,3 +108,30 @@ def test_killed_search_continues_without_repeating_finished_trials(tmp_path):
     points = sorted((t.params["optim.lr"], t.params["model.hidden"]) for t in complete)
     assert points == sorted((lr, h) for lr in grid for h in ("[8]", "[16]"))  # each exactly once
     assert (out / "trials.csv").is_file() and (out / "search_history.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("NNLAB_TEST_POSTGRES"),
+                    reason="set NNLAB_TEST_POSTGRES=postgresql://user:pw@host/db to test distributed search")
+def test_two_workers_share_one_postgresql_study(tmp_path):
+    """Optuna's distributed mode as documented: two processes, same command, same database URL."""
+    url = os.environ["NNLAB_TEST_POSTGRES"]
+    name = f"nnlab-test-{os.getpid()}-{int(time.time())}"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "pg", "data": {"dataset": "digits"}, "model": {"name": "mlp", "hidden": [8]},
+                                   "optim": {"name": "sgd"}, "train": {"epochs": 2, "batch_size": 32}}))
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"optim.lr": {"type": "float", "low": 0.01, "high": 0.5, "log": True}}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen([sys.executable, "-m", "nnlab", "search", str(cfg), "--space", str(space),
+                                 "--sampler", "random", "--trials", "6", "--no-prune", "--storage", url,
+                                 "--study-name", name, "--out", str(tmp_path / f"w{i}")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for i in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    trials = optuna.load_study(study_name=name, storage=url).get_trials()
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert 6 <= len(complete) <= 7  # one shared count; the second worker may finish one extra trial
+    assert len({t.number for t in complete}) == len(complete)
+    optuna.delete_study(study_name=name, storage=url)

@@ -3,25 +3,25 @@ methods fit the training set fast but can generalize worse, Wilson et al. 2017, 
 from __future__ import annotations
 
 from nnlab.experiments.common import fmt_ms, mean_std, save_figure
+from nnlab.experiments.optim_compare import compare
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table, digits_config
 from nnlab.inference import load_run, outputs
 
 
 def compare_optimizers(ctx: StudyContext, names: list[str], epochs: int, repeats: int,
                        train_size: int | None) -> dict[str, dict[str, list[float]]]:
-    """Train the same model with each optimizer (its default learning rate) over several seeds; final
-    train and test accuracy per seed. (Issue 3's `nnlab optim compare` can take this place once merged.)"""
+    """Train the same model with each optimizer (its default learning rate) over several seeds with
+    ``nnlab optim compare``; final-weight train and test accuracy per seed."""
+    base = digits_config("opt", 0, epochs, optim={"name": names[0], "lr": None}, data={"train_size": train_size})
     results: dict[str, dict[str, list[float]]] = {}
-    for name in names:
-        res = results.setdefault(name, {"train": [], "test": []})
-        for seed in range(repeats):
-            cfg = digits_config(f"opt_{name}", seed, epochs, optim={"name": name, "lr": None},
-                                data={"train_size": train_size})
-            run = load_run(ctx.fit(cfg).dir, "last")
+    for compared in compare(base, names, seeds=repeats, runs_root=ctx.out / "runs", log=ctx.log):
+        res = results.setdefault(compared.name, {"train": [], "test": []})
+        for fitted in compared.runs:
+            run = load_run(fitted.dir, "last")
             for split in ("train", "test"):
                 logits, labels = outputs(run, split)
                 res[split].append(float((logits.argmax(1) == labels).float().mean()))
-        ctx.log(f"{name}: train {fmt_ms(res['train'])} %, test {fmt_ms(res['test'])} %")
+        ctx.log(f"{compared.name}: final weights: train {fmt_ms(res['train'])} %, test {fmt_ms(res['test'])} %")
     return results
 
 

@@ -22,6 +22,9 @@ class StudyContext:
     full: bool = False  # the long version (more data, epochs, repeats)
     repeats: int | None = None  # None: the study's default
     log: Callable[[str], None] = print
+    base: str | None = None  # a base config for studies that take one (e.g. regularization)
+    train_size: int | None = None  # training subset size for studies that take one
+    overrides: list[str] = field(default_factory=list)  # --section.key=value applied to the base config
 
     def fit(self, config: dict, **kwargs: Any) -> Run:
         return nnlab.fit(config, runs_root=self.out / "runs", progress=False, **kwargs)
