@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from nnlab.errors import UserError
@@ -18,6 +18,10 @@ from nnlab.web.routes_api import Id, save_upload
 from nnlab.web.service import Workbench
 
 router = APIRouter(include_in_schema=False)
+NEW_MODEL_FIELDS = [("model.name", "model"), ("optim.name", "optim"), ("optim.schedule.name", "schedule"),
+                    ("train.epochs", "epochs"), ("train.batch_size", "batch_size"), ("seed", "seed"),
+                    ("optim.lr", "lr"), ("optim.weight_decay", "weight_decay"),
+                    ("train.early_stopping.patience", "patience"), ("data.image_size", "image_size")]
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -123,23 +127,38 @@ def new_model_page(request: Request, clone: int | None = None) -> Response:
                   clone=clone)
 
 
+def _form_job(w: Workbench, f: dict[str, str]) -> tuple[dict[str, Any], list[str], int | None]:
+    """The New-model form as (base config, overrides, dataset id)."""
+    overrides = [f"{key}={f[field]}" for key, field in NEW_MODEL_FIELDS if f.get(field)]
+    overrides += [line.strip() for line in f.get("overrides", "").splitlines() if line.strip()]
+    base = w.job(int(f["clone"]))["config"] if f.get("clone", "").isdigit() else {}
+    return base, overrides, int(f["dataset_id"]) if f.get("dataset_id", "").isdigit() else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: str(v).strip() for k, v in (await request.form()).items()}
+
+
+@router.post("/models/lr-preview")
+async def new_model_lr_preview(request: Request) -> Response:
+    """The New-model form's live learning-rate curve (JSON), or the reason there is none."""
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    try:
+        return JSONResponse(w.lr_preview(*_form_job(w, await _form(request))))
+    except UserError as e:
+        return JSONResponse({"detail": str(e)}, status_code=400)
+
+
 @router.post("/models/new")
 async def new_model(request: Request) -> Response:
     if gate := _gate(request, True):
         return gate
-    form = await request.form()
-    f = {k: str(v).strip() for k, v in form.items()}
-    overrides = [f"model.name={f['model']}", f"optim.name={f['optim']}", f"train.epochs={f['epochs']}",
-                 f"train.batch_size={f['batch_size']}", f"seed={f['seed']}"]
-    for key, field in (("optim.lr", "lr"), ("optim.weight_decay", "weight_decay"),
-                       ("train.early_stopping.patience", "patience"), ("data.image_size", "image_size")):
-        if f.get(field):
-            overrides.append(f"{key}={f[field]}")
-    overrides += [line.strip() for line in f.get("overrides", "").splitlines() if line.strip()]
+    f = await _form(request)
     w = _wb(request)
     try:
-        base = w.job(int(f["clone"]))["config"] if f.get("clone") else {}
-        job = w.create_job(f.get("name", ""), base, overrides, int(f["dataset_id"]) if f.get("dataset_id") else None)
+        job = w.create_job(f.get("name", ""), *_form_job(w, f))
     except UserError as e:
         return render(request, "new_model.html", 400, catalog=w.catalog(), datasets=w.store.datasets(),
                       base=None, clone=None, error=str(e), form=f)

@@ -73,6 +73,11 @@ def catalog() -> dict[str, Any]:
     return Workbench.catalog()
 
 
+@router.post("/lr-preview", dependencies=read, summary="the learning rate over the run a job config would train")
+def lr_preview(body: NewJob, request: Request) -> dict[str, Any]:
+    return wb(request).lr_preview(body.config, body.overrides, body.dataset_id)
+
+
 # ---------------------------------------------------------------------------------------------- datasets
 @router.get("/datasets", dependencies=read)
 def list_datasets(request: Request) -> list[dict[str, Any]]:

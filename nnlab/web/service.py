@@ -12,10 +12,10 @@ import numpy as np
 
 import nnlab
 from nnlab import config as cfgmod
-from nnlab.api import validate
+from nnlab.api import lr_preview, validate
 from nnlab.errors import UserError
 from nnlab.models import DATA_ARGS, MODELS
-from nnlab.optim import OPTIMIZERS
+from nnlab.optim import OPTIMIZERS, SCHEDULES
 from nnlab.web import datasets as ds
 from nnlab.web.jobs import Scheduler, job_root, log_tail
 from nnlab.web.store import FINISHED, RESUMABLE, Store
@@ -64,10 +64,11 @@ class Workbench:
     # ------------------------------------------------------------------ catalog
     @staticmethod
     def catalog() -> dict[str, Any]:
-        """Every registered network and optimizer with its options (the UI shows whatever is registered)."""
+        """Every registered network, optimizer and lr schedule with its options (the UI shows whatever is registered)."""
         models = {n: {k: _default(p) for k, p in MODELS.options(n, exclude=DATA_ARGS).items()} for n in MODELS.names()}
         optims = {n: {"lr": e.lr, "rule": e.rule, "defaults": e.defaults} for n, e in OPTIMIZERS.items()}
-        return {"models": models, "optimizers": optims}
+        schedules = {n: e.formula for n, e in SCHEDULES.items()}
+        return {"models": models, "optimizers": optims, "schedules": schedules}
 
     # ------------------------------------------------------------------ datasets
     def dataset(self, ds_id: int) -> dict[str, Any]:
@@ -118,6 +119,20 @@ class Workbench:
     def create_job(self, name: str, config: dict[str, Any], overrides: Sequence[str] = (),
                    dataset_id: int | None = None) -> dict[str, Any]:
         """Validate the config fully (names, options, values) before queueing it."""
+        cfg = self.resolve(name, config, overrides, dataset_id)
+        return self.job(self.store.add_job(cfg.run_name, cfgmod.to_dict(cfg), dataset_id))
+
+    def lr_preview(self, config: dict[str, Any], overrides: Sequence[str] = (), dataset_id: int | None = None,
+                   points: int = 400) -> dict[str, Any]:
+        """The learning rate over the run a config would train (at most ``points`` samples), x in epochs."""
+        cfg, lrs, _ = lr_preview(cfgmod.to_dict(self.resolve("", config, overrides, dataset_id)))
+        stride = max(1, -(-len(lrs) // points))
+        return {"epoch": [i / len(lrs) * cfg.train.epochs for i in range(0, len(lrs), stride)],
+                "lr": lrs[::stride], "schedule": cfg.optim.schedule.name}
+
+    def resolve(self, name: str, config: dict[str, Any], overrides: Sequence[str] = (),
+                dataset_id: int | None = None) -> cfgmod.Config:
+        """A job's validated config: overrides applied, the dataset's folder filled in, paths confined."""
         raw = cfgmod.apply_overrides(dict(config), list(overrides))
         if dataset_id is not None:
             raw["data"] = {**raw.get("data", {}), "dataset": "folder", "path": self.dataset(dataset_id)["path"]}
@@ -128,8 +143,7 @@ class Workbench:
         if cfg.data.path is not None:
             ds.confine(cfg.data.path, self.settings.allowed_roots + [self.settings.uploads])
         validate(cfg)
-        resolved = cfgmod.to_dict(cfg)
-        return self.job(self.store.add_job(cfg.run_name, resolved, dataset_id))
+        return cfg
 
     def abort(self, job_id: int) -> dict[str, Any]:
         if self.job(job_id)["status"] not in ("queued", "running"):

@@ -86,3 +86,12 @@ def test_bad_folder_shows_an_error_page(browser):
     r = browser.post("/datasets", data={"path": "/etc"})
     assert r.status_code == 403 and "outside the allowed roots" in r.text
     assert browser.get("/jobs/77").status_code == 404
+
+
+def test_new_model_lr_preview_follows_the_form(browser):
+    form = {"model": "mlp", "optim": "sgd", "lr": "0.1", "schedule": "exp", "epochs": "4", "batch_size": "16",
+            "seed": "0", "overrides": "optim.schedule.gamma=0.5"}
+    body = browser.post("/models/lr-preview", data=form).json()
+    assert body["schedule"] == "exp" and body["lr"] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+    bad = browser.post("/models/lr-preview", data={**form, "epochs": "0"})
+    assert bad.status_code == 400 and "train.epochs" in bad.json()["detail"]

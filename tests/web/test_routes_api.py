@@ -55,6 +55,21 @@ def test_catalog_lists_every_registered_model_and_optimizer(client):
     assert sorted(cat["optimizers"]) == sorted(OPTIMIZERS)
 
 
+def test_lr_preview_is_the_schedule_the_run_would_follow(client):
+    from nnlab.optim import SCHEDULES, lr_curve
+
+    assert sorted(client.get("/api/catalog").json()["schedules"]) == sorted(SCHEDULES)
+    config = {"optim": {"name": "sgd", "lr": 0.2, "schedule": {"name": "step", "gamma": 0.5, "stepsize": 2}},
+              "train": {"epochs": 7}}
+    body = client.post("/api/lr-preview", json={"config": config}).json()
+    assert body["lr"] == pytest.approx(lr_curve("step", 0.2, 7, 1, gamma=0.5, stepsize=2))
+    assert body["epoch"] == list(range(7))
+    long = client.post("/api/lr-preview", json={"config": config, "overrides": ["train.epochs=5000"]}).json()
+    assert len(long["lr"]) <= 400 and long["epoch"][-1] < 5000
+    bad = client.post("/api/lr-preview", json={"config": config, "overrides": ["optim.schedule.name=nope"]})
+    assert bad.status_code == 400 and "unknown schedule 'nope'" in bad.json()["detail"]
+
+
 def test_dataset_from_folder_counts_and_gallery(client, folder):
     r = client.post("/api/datasets", json={"name": "shapes", "path": str(folder)})
     assert r.status_code == 201

@@ -96,6 +96,27 @@ function describeChoices(catalog) {
       ? "options: " + Object.entries(opts).map(([k, v]) => `model.${k}=${JSON.stringify(v)}`).join(" ") : "";
     const o = catalog.optimizers[optim.value];
     document.getElementById("optim-rule").textContent = o ? `${o.rule} (default lr ${o.lr})` : "";
+    const sched = document.getElementById("schedule");
+    document.getElementById("schedule-formula").textContent = catalog.schedules[sched.value] || "";
   };
-  model.addEventListener("change", show); optim.addEventListener("change", show); show();
+  for (const el of [model, optim, document.getElementById("schedule")]) el.addEventListener("change", show);
+  show();
+}
+
+function lrPreview(form) {
+  // the learning rate over the whole run, redrawn (debounced) whenever the form changes
+  const el = document.getElementById("lr-preview"), msg = document.getElementById("lr-preview-msg");
+  const chart = makeChart(el, "learning rate (x: epoch)", ["lr"]);
+  let timer = null;
+  const update = async () => {
+    const r = await fetch("/models/lr-preview", {method: "POST", body: new FormData(form)});
+    const body = await r.json();
+    if (!r.ok) { msg.textContent = body.detail; return; }
+    msg.textContent = "";
+    chart.setData([body.epoch, body.lr]);
+    el.dataset.points = body.lr.length;
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(update, 300); };
+  form.addEventListener("input", later); form.addEventListener("change", later);
+  update();
 }
