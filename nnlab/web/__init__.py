@@ -1,0 +1,1 @@
+"""The workbench: job store, worker queue, REST API and server-rendered pages (``nnlab serve``)."""

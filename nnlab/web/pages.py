@@ -1,0 +1,242 @@
+"""Server-rendered pages (Jinja2): datasets, new model, jobs, compare, inference, inspect, login."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from nnlab.errors import UserError
+from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, sign_session
+from nnlab.web.datasets import samples
+from nnlab.web.inspect import inspect_image
+from nnlab.web.routes_api import Id, save_upload
+from nnlab.web.service import Workbench
+
+router = APIRouter(include_in_schema=False)
+NEW_MODEL_FIELDS = [("model.name", "model"), ("optim.name", "optim"), ("optim.schedule.name", "schedule"),
+                    ("train.epochs", "epochs"), ("train.batch_size", "batch_size"), ("seed", "seed"),
+                    ("optim.lr", "lr"), ("optim.weight_decay", "weight_decay"),
+                    ("train.early_stopping.patience", "patience"), ("data.image_size", "image_size")]
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"logged_in": authenticated(request), **context},
+                                      status_code=status)
+
+
+def error_page(request: Request, code: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", code, code=code, message=message)
+
+
+def _wb(request: Request) -> Workbench:
+    return request.app.state.wb
+
+
+def _gate(request: Request, write: bool = False) -> Response | None:
+    """A redirect to the login page when this request may not see (or change) anything."""
+    if authenticated(request) or (not write and _wb(request).settings.anonymous_read):
+        return None
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+def _to(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------- login
+@router.get("/login")
+def login_page(request: Request, next: str = "/jobs") -> HTMLResponse:
+    return render(request, "login.html", next=next)
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(...), next: str = Form("/jobs")) -> Response:
+    if not _wb(request).store.check_token(token.strip()):
+        return render(request, "login.html", 401, next=next, error="unknown token")
+    target = next if next.startswith("/") and not next.startswith("//") else "/jobs"
+    response = _to(target)
+    response.set_cookie(COOKIE, sign_session(request.app.state.secret), max_age=SESSION_SECONDS, httponly=True,
+                        samesite="strict")
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = _to("/login")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+def home() -> Response:
+    return _to("/jobs")
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+@router.get("/datasets")
+def datasets_page(request: Request) -> Response:
+    return _gate(request) or render(request, "datasets.html", datasets=_wb(request).store.datasets(),
+                                    roots=_wb(request).settings.allowed_roots)
+
+
+@router.post("/datasets")
+def datasets_create(request: Request, name: str = Form(""), path: str = Form("")) -> Response:
+    return _gate(request, True) or _to(f"/datasets/{_wb(request).add_folder(name, path)['id']}")
+
+
+@router.post("/datasets/upload")
+def datasets_upload(request: Request, name: str = Form(""), file: UploadFile = File(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        with save_upload(file, Path(tmp), w.settings.max_upload_bytes).open("rb") as f:
+            return _to(f"/datasets/{w.add_upload(name, f)['id']}")
+
+
+@router.get("/datasets/{ds_id}")
+def dataset_page(request: Request, ds_id: Id) -> Response:
+    if gate := _gate(request):
+        return gate
+    row = _wb(request).dataset(ds_id)
+    return render(request, "dataset.html", ds=row, samples=samples(Path(row["path"])))
+
+
+@router.post("/datasets/{ds_id}/delete")
+def dataset_delete(request: Request, ds_id: Id) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    _wb(request).delete_dataset(ds_id)
+    return _to("/datasets")
+
+
+# ---------------------------------------------------------------------------------------------- new model
+@router.get("/models/new")
+def new_model_page(request: Request, clone: int | None = None) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    base = w.job(clone)["config"] if clone else None
+    return render(request, "new_model.html", catalog=w.catalog(), datasets=w.store.datasets(), base=base,
+                  clone=clone)
+
+
+def _form_job(w: Workbench, f: dict[str, str]) -> tuple[dict[str, Any], list[str], int | None]:
+    """The New-model form as (base config, overrides, dataset id)."""
+    overrides = [f"{key}={f[field]}" for key, field in NEW_MODEL_FIELDS if f.get(field)]
+    overrides += [line.strip() for line in f.get("overrides", "").splitlines() if line.strip()]
+    base = w.job(int(f["clone"]))["config"] if f.get("clone", "").isdigit() else {}
+    return base, overrides, int(f["dataset_id"]) if f.get("dataset_id", "").isdigit() else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: str(v).strip() for k, v in (await request.form()).items()}
+
+
+@router.post("/models/lr-preview")
+async def new_model_lr_preview(request: Request) -> Response:
+    """The New-model form's live learning-rate curve (JSON), or the reason there is none."""
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    try:
+        return JSONResponse(w.lr_preview(*_form_job(w, await _form(request))))
+    except UserError as e:
+        return JSONResponse({"detail": str(e)}, status_code=400)
+
+
+@router.post("/models/new")
+async def new_model(request: Request) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    f = await _form(request)
+    w = _wb(request)
+    try:
+        job = w.create_job(f.get("name", ""), *_form_job(w, f))
+    except UserError as e:
+        return render(request, "new_model.html", 400, catalog=w.catalog(), datasets=w.store.datasets(),
+                      base=None, clone=None, error=str(e), form=f)
+    return _to(f"/jobs/{job['id']}")
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+@router.get("/jobs")
+def jobs_page(request: Request) -> Response:
+    return _gate(request) or render(request, "jobs.html", jobs=_wb(request).store.jobs())
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: Id) -> Response:
+    return _gate(request) or render(request, "job.html", job=_wb(request).job_view(job_id))
+
+
+@router.get("/compare")
+def compare_page(request: Request, ids: str = "") -> Response:
+    if gate := _gate(request):
+        return gate
+    chosen = [int(i) for i in ids.split(",") if i.strip().isdigit()]
+    return render(request, "compare.html", jobs=_wb(request).store.jobs(), chosen=chosen)
+
+
+# ---------------------------------------------------------------------------------------------- inference
+@router.get("/jobs/{job_id}/infer")
+def infer_page(request: Request, job_id: Id) -> Response:
+    return _gate(request) or render(request, "infer.html", job=_wb(request).job(job_id))
+
+
+@router.post("/jobs/{job_id}/infer/image")
+def infer_image(request: Request, job_id: Id, file: UploadFile = File(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        result = w.classify(job_id, [save_upload(file, tmp, w.settings.max_upload_bytes)], 5)[0]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return render(request, "infer.html", job=w.job(job_id), single=result, filename=file.filename)
+
+
+@router.post("/jobs/{job_id}/infer/folder")
+def infer_folder(request: Request, job_id: Id, path: str = Form(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    return render(request, "infer.html", job=w.job(job_id), many=w.classify_folder(job_id, path), path=path)
+
+
+@router.get("/jobs/{job_id}/inspect")
+def inspect_page(request: Request, job_id: Id) -> Response:
+    return _gate(request) or render(request, "inspect.html", job=_wb(request).job(job_id))
+
+
+@router.post("/jobs/{job_id}/inspect")
+def inspect_post(request: Request, job_id: Id, file: UploadFile = File(...)) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = inspect_image(w.run_dir(job_id), save_upload(file, Path(tmp), w.settings.max_upload_bytes))
+    return render(request, "inspect.html", job=w.job(job_id), result=result)
+
+
+@router.post("/jobs/{job_id}/{action}")  # last: the fixed job paths above win
+def job_action(request: Request, job_id: Id, action: str) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    if action == "clone":
+        return _to(f"/models/new?clone={job_id}")
+    if action == "delete":
+        w.delete_job(job_id)
+        return _to("/jobs")
+    if action not in ("abort", "resume"):
+        return error_page(request, 404, f"no action {action!r}")
+    getattr(w, action)(job_id)
+    return _to(f"/jobs/{job_id}")

@@ -1,0 +1,231 @@
+"""The REST API (``/api``): datasets, jobs, metrics (JSON and server-sent events), inference, downloads."""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, AsyncIterator
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path as PathParam, Query, Request, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from nnlab.web.auth import require_read, require_write
+from nnlab.web.datasets import samples
+from nnlab.web.inspect import inspect_image
+from nnlab.errors import UserError
+from nnlab.web.service import Workbench, confusion_report
+from nnlab.web.store import FINISHED
+
+router = APIRouter(prefix="/api")
+read = [Depends(require_read)]
+write = [Depends(require_write)]
+SSE_POLL = 0.5
+SSE_MAX_SECONDS = 3600
+MAX_ID = 2**62
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]  # database ids (SQLite integers are 64-bit)
+
+
+class FolderDataset(BaseModel):
+    name: str = Field("", max_length=200)
+    path: str = Field(..., max_length=4096, description="an image folder under one of the allowed roots")
+
+
+class NewJob(BaseModel):
+    name: str = Field("", max_length=200)
+    dataset_id: int | None = Field(None, ge=1, le=MAX_ID)
+    config: dict[str, Any] = Field(default_factory=dict, description="an nnlab config (see configs/)")
+    overrides: list[str] = Field(default_factory=list, description="extra a.b=c config overrides")
+
+
+class Clone(BaseModel):
+    overrides: list[str] = Field(default_factory=list)
+
+
+class FolderQuery(BaseModel):
+    path: str = Field(..., max_length=4096)
+    topk: int = Field(5, ge=1, le=100)
+
+
+def wb(request: Request) -> Workbench:
+    return request.app.state.wb
+
+
+def save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
+    """Copy an upload to ``folder`` in chunks, refusing (413) once it passes ``limit`` bytes."""
+    suffix = Path(upload.filename or "upload").suffix.lower()[:10]
+    target = folder / f"upload-{len(list(folder.iterdir()))}{suffix}"
+    size = 0
+    with target.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"upload {upload.filename!r} is larger than the limit of {limit} bytes")
+            out.write(chunk)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------- catalog
+@router.get("/catalog", dependencies=read, summary="registered networks and optimizers with their options")
+def catalog() -> dict[str, Any]:
+    return Workbench.catalog()
+
+
+@router.post("/lr-preview", dependencies=read, summary="the learning rate over the run a job config would train")
+def lr_preview(body: NewJob, request: Request) -> dict[str, Any]:
+    return wb(request).lr_preview(body.config, body.overrides, body.dataset_id)
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+@router.get("/datasets", dependencies=read)
+def list_datasets(request: Request) -> list[dict[str, Any]]:
+    return wb(request).store.datasets()
+
+
+@router.post("/datasets", dependencies=write, status_code=201, summary="a dataset from a server folder")
+def create_dataset(body: FolderDataset, request: Request) -> dict[str, Any]:
+    return wb(request).add_folder(body.name, body.path)
+
+
+@router.post("/datasets/upload", dependencies=write, status_code=201, summary="a dataset from an uploaded zip")
+def upload_dataset(request: Request, file: UploadFile = File(...), name: str = Form("")) -> dict[str, Any]:
+    w = wb(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_upload(file, Path(tmp), w.settings.max_upload_bytes)
+        with path.open("rb") as f:
+            return w.add_upload(name, f)
+
+
+@router.get("/datasets/{ds_id}", dependencies=read)
+def show_dataset(ds_id: Id, request: Request) -> dict[str, Any]:
+    row = wb(request).dataset(ds_id)
+    return {**row, "samples": samples(Path(row["path"]))}
+
+
+@router.get("/datasets/{ds_id}/image", dependencies=read, response_class=FileResponse)
+def dataset_image(ds_id: Id, request: Request, path: str = Query(..., max_length=4096)) -> FileResponse:
+    return FileResponse(wb(request).dataset_file(ds_id, path))
+
+
+@router.delete("/datasets/{ds_id}", dependencies=write, status_code=204)
+def delete_dataset(ds_id: Id, request: Request) -> None:
+    wb(request).delete_dataset(ds_id)
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+@router.get("/jobs", dependencies=read)
+def list_jobs(request: Request) -> list[dict[str, Any]]:
+    return wb(request).store.jobs()
+
+
+@router.post("/jobs", dependencies=write, status_code=201, summary="queue a training job")
+def create_job(body: NewJob, request: Request) -> dict[str, Any]:
+    return wb(request).create_job(body.name, body.config, body.overrides, body.dataset_id)
+
+
+@router.get("/jobs/{job_id}", dependencies=read, summary="a job with its metrics, best epoch, ETA and log tail")
+def show_job(job_id: Id, request: Request) -> dict[str, Any]:
+    return wb(request).job_view(job_id)
+
+
+@router.post("/jobs/{job_id}/abort", dependencies=write)
+def abort_job(job_id: Id, request: Request) -> dict[str, Any]:
+    return wb(request).abort(job_id)
+
+
+@router.post("/jobs/{job_id}/resume", dependencies=write)
+def resume_job(job_id: Id, request: Request) -> dict[str, Any]:
+    return wb(request).resume(job_id)
+
+
+@router.post("/jobs/{job_id}/clone", dependencies=write, status_code=201)
+def clone_job(job_id: Id, body: Clone, request: Request) -> dict[str, Any]:
+    return wb(request).clone(job_id, body.overrides)
+
+
+@router.delete("/jobs/{job_id}", dependencies=write, status_code=204)
+def delete_job(job_id: Id, request: Request) -> None:
+    wb(request).delete_job(job_id)
+
+
+@router.get("/jobs/{job_id}/metrics", dependencies=read, summary="per-epoch metrics as JSON")
+def job_metrics(job_id: Id, request: Request) -> list[dict[str, Any]]:
+    wb(request).job(job_id)
+    return wb(request).store.metrics(job_id)
+
+
+@router.get("/jobs/{job_id}/events", dependencies=read, response_class=StreamingResponse,
+            summary="live server-sent events: one 'metrics' event per new epoch, 'status' on changes")
+async def job_events(job_id: Id, request: Request) -> StreamingResponse:
+    w = wb(request)
+    w.job(job_id)
+
+    async def stream() -> AsyncIterator[str]:
+        sent, status = 0, None
+        for _ in range(int(SSE_MAX_SECONDS / SSE_POLL)):
+            job = w.store.job(job_id)
+            if job is None or await request.is_disconnected():
+                return
+            rows = w.store.metrics(job_id)
+            for row in rows[sent:]:
+                yield f"event: metrics\ndata: {json.dumps(row)}\n\n"
+            sent = len(rows)
+            if job["status"] != status:
+                status = job["status"]
+                yield f"event: status\ndata: {json.dumps({'status': status, 'message': job['message']})}\n\n"
+            if status in FINISHED:
+                return
+            await asyncio.sleep(SSE_POLL)
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@router.get("/jobs/{job_id}/model", dependencies=read, response_class=FileResponse,
+            summary="download the trained weights (best checkpoint, else last)")
+def download_model(job_id: Id, request: Request) -> FileResponse:
+    folder = wb(request).run_dir(job_id) / "checkpoints"
+    path = folder / "best.pt" if (folder / "best.pt").is_file() else folder / "last.pt"
+    if not path.is_file():
+        raise HTTPException(409, f"job {job_id} has no checkpoint yet")
+    return FileResponse(path, filename=f"job-{job_id}-{path.name}", media_type="application/octet-stream")
+
+
+# ---------------------------------------------------------------------------------------------- inference
+@router.post("/jobs/{job_id}/classify", dependencies=write,
+             summary="classify uploaded images (top-k each); with one label per image also accuracy and a "
+                     "confusion matrix")
+def classify(job_id: Id, request: Request, files: list[UploadFile] = File(...),
+             topk: int = Form(5, ge=1, le=100), labels: list[str] = Form([])) -> dict[str, Any]:
+    w = wb(request)
+    w.run_dir(job_id)
+    if labels and len(labels) != len(files):
+        raise UserError(f"got {len(labels)} labels for {len(files)} images (give one per image, or none)")
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        paths = [save_upload(f, tmp, w.settings.max_upload_bytes) for f in files]
+        results = w.classify(job_id, paths, topk)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for r, f in zip(results, files):
+        r["image"] = f.filename
+    out: dict[str, Any] = {"count": len(results), "predictions": results}
+    if labels:
+        out.update(confusion_report(w.classes(job_id), labels, [r["top"][0]["class"] for r in results]))
+    return out
+
+
+@router.post("/jobs/{job_id}/classify-folder", dependencies=write,
+             summary="classify a server folder; with class subfolders also accuracy and a confusion matrix")
+def classify_folder(job_id: Id, body: FolderQuery, request: Request) -> dict[str, Any]:
+    return wb(request).classify_folder(job_id, body.path, body.topk)
+
+
+@router.post("/jobs/{job_id}/inspect", dependencies=write,
+             summary="per-layer weight and activation statistics (and activation images) for one image")
+def inspect(job_id: Id, request: Request, file: UploadFile = File(...)) -> dict[str, Any]:
+    w = wb(request)
+    run_dir = w.run_dir(job_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        return inspect_image(run_dir, save_upload(file, Path(tmp), w.settings.max_upload_bytes))

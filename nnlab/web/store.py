@@ -1,0 +1,179 @@
+"""The workbench's job store: datasets, training jobs, their metrics, and API tokens.
+
+SQLAlchemy Core over plain tables, so the embedded SQLite default can be swapped for any database URL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+
+meta = sa.MetaData()
+datasets = sa.Table(
+    "datasets", meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # folder | upload
+    sa.Column("classes", sa.JSON, nullable=False),  # {split: {class: count}}
+    sa.Column("created", sa.String(32), nullable=False),
+)
+jobs = sa.Table(
+    "jobs", meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("dataset_id", sa.Integer, nullable=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    # queued -> running -> completed | stopped_early | failed | aborted; aborting while a stop is pending
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("resume", sa.Boolean, nullable=False, default=False),
+    sa.Column("run_dir", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("started", sa.String(32), nullable=True),
+    sa.Column("finished", sa.String(32), nullable=True),
+)
+metrics = sa.Table(
+    "metrics", meta,
+    sa.Column("job_id", sa.Integer, primary_key=True),
+    sa.Column("epoch", sa.Integer, primary_key=True),
+    sa.Column("values", sa.JSON, nullable=False),
+)
+tokens = sa.Table(
+    "tokens", meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created", sa.String(32), nullable=False),
+)
+settings = sa.Table(
+    "settings", meta,
+    sa.Column("key", sa.String(50), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+FINISHED = ("completed", "stopped_early", "failed", "aborted")
+RESUMABLE = ("failed", "aborted")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    """Thin typed access to the tables; every method is one short transaction."""
+
+    def __init__(self, url: str) -> None:
+        kw = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, **kw)
+        meta.create_all(self.engine)
+
+    # ------------------------------------------------------------------ generic rows
+    def _insert(self, table: sa.Table, **values: Any) -> int:
+        with self.engine.begin() as c:
+            return int(c.execute(table.insert().values(**values)).inserted_primary_key[0])
+
+    def _get(self, table: sa.Table, row_id: int) -> dict[str, Any] | None:
+        if not 0 < row_id < 2**63:  # beyond SQLite's integers: no such row
+            return None
+        with self.engine.connect() as c:
+            row = c.execute(table.select().where(table.c.id == row_id)).mappings().first()
+        return dict(row) if row else None
+
+    def _list(self, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(table.select().where(*where).order_by(table.c.id)).mappings()]
+
+    def _delete(self, table: sa.Table, row_id: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(table.delete().where(table.c.id == row_id))
+
+    # ------------------------------------------------------------------ datasets
+    def add_dataset(self, name: str, path: str, source: str, classes: dict[str, dict[str, int]]) -> int:
+        return self._insert(datasets, name=name, path=path, source=source, classes=classes, created=now())
+
+    def dataset(self, ds_id: int) -> dict[str, Any] | None:
+        return self._get(datasets, ds_id)
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return self._list(datasets)
+
+    def delete_dataset(self, ds_id: int) -> None:
+        self._delete(datasets, ds_id)
+
+    # ------------------------------------------------------------------ jobs
+    def add_job(self, name: str, config: dict[str, Any], dataset_id: int | None) -> int:
+        return self._insert(jobs, name=name, config=config, dataset_id=dataset_id, status="queued", resume=False,
+                            created=now())
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        return self._get(jobs, job_id)
+
+    def jobs(self, *statuses: str) -> list[dict[str, Any]]:
+        return self._list(jobs, jobs.c.status.in_(statuses)) if statuses else self._list(jobs)
+
+    def update_job(self, job_id: int, **values: Any) -> None:
+        with self.engine.begin() as c:
+            c.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+    def claim_job(self, job_id: int, pid: int) -> bool:
+        """Mark a queued job running (atomic: only one scheduler wins)."""
+        with self.engine.begin() as c:
+            res = c.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status == "queued")
+                            .values(status="running", pid=pid, started=now(), message=None))
+            return res.rowcount == 1
+
+    def delete_job(self, job_id: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(metrics.delete().where(metrics.c.job_id == job_id))
+            c.execute(jobs.delete().where(jobs.c.id == job_id))
+
+    # ------------------------------------------------------------------ metrics
+    def add_metrics(self, job_id: int, epoch: int, values: dict[str, float]) -> None:
+        with self.engine.begin() as c:
+            c.execute(metrics.delete().where(metrics.c.job_id == job_id, metrics.c.epoch >= epoch))
+            c.execute(metrics.insert().values(job_id=job_id, epoch=epoch, values=values))
+
+    def metrics(self, job_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(metrics.select().where(metrics.c.job_id == job_id).order_by(metrics.c.epoch))
+            return [{"epoch": r.epoch, **r.values} for r in rows]
+
+    # ------------------------------------------------------------------ tokens and secrets
+    def create_token(self, name: str) -> str:
+        """A new random API token; only its hash is stored, so it is shown once."""
+        token = "nnl_" + secrets.token_urlsafe(32)
+        self._insert(tokens, name=name, hash=hash_token(token), created=now())
+        return token
+
+    def tokens(self) -> list[dict[str, Any]]:
+        return [{k: v for k, v in t.items() if k != "hash"} for t in self._list(tokens)]
+
+    def revoke_token(self, token_id: int) -> bool:
+        with self.engine.begin() as c:
+            return c.execute(tokens.delete().where(tokens.c.id == token_id)).rowcount == 1
+
+    def check_token(self, token: str) -> bool:
+        with self.engine.connect() as c:
+            return c.execute(tokens.select().where(tokens.c.hash == hash_token(token))).first() is not None
+
+    def secret(self) -> str:
+        """The server's session-signing secret, made once and kept in the database."""
+        with self.engine.begin() as c:
+            row = c.execute(settings.select().where(settings.c.key == "secret")).first()
+            if row:
+                return row.value
+            value = secrets.token_hex(32)
+            c.execute(settings.insert().values(key="secret", value=value))
+            return value
+
+

@@ -1,0 +1,119 @@
+"""End to end in a real headless Chromium (Debian's chromium driven by Playwright): log in, create a dataset,
+train a model while its chart updates, classify an image, open the confusion matrix. Screenshots are saved
+under test-artifacts/web/ (ignored by git)."""
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from nnlab.web.app import create_app
+from tests.conftest import ROOT
+from tests.web.conftest import wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+EPOCHS = 8
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium is absent "
+                                 "(apt-get install -y chromium); Playwright never downloads a browser here")]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+@pytest.fixture
+def server(settings):
+    """The workbench under uvicorn on a free loopback port, scheduler running."""
+    import uvicorn
+
+    settings.scheduler = True
+    app = create_app(settings)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    wait_for(lambda: srv.started, 30)
+    yield app, f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_workbench_in_a_browser(server, folder):
+    app, url = server
+    token = app.state.wb.store.create_token("browser")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        try:
+            _walk_through(page, url, token, folder)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "last.png"), full_page=True)
+            browser.close()
+
+
+def _walk_through(page, url: str, token: str, folder: Path) -> None:
+    page.goto(f"{url}/datasets")
+    assert "/login" in page.url  # not logged in yet
+    page.fill("#token", token)
+    page.click("#login")
+    page.wait_for_url(f"{url}/datasets")
+
+    page.fill("#ds-name", "shapes")
+    page.fill("#ds-path", str(folder))
+    page.click("#ds-create")
+    page.wait_for_selector("#counts")
+    assert "bright" in page.inner_text("#counts")
+    page.wait_for_function("[...document.querySelectorAll('img.sample')].every(i => i.complete && i.naturalWidth)")
+    page.screenshot(path=str(ARTIFACTS / "1-dataset.png"), full_page=True)
+
+    page.goto(f"{url}/models/new")
+    page.select_option("#model", "mlp")
+    page.fill("#epochs", str(EPOCHS))
+    page.fill("#batch_size", "8")
+    page.fill("#overrides", "model.hidden=[16]\ntrain.device=cpu")
+    page.select_option("#schedule", "step")  # the live LR preview redraws with the form
+    page.wait_for_function(f"document.getElementById('lr-preview').dataset.points == '{EPOCHS}'")
+    page.screenshot(path=str(ARTIFACTS / "2-new-model.png"), full_page=True)
+    page.click("#train")
+    page.wait_for_url(f"{url}/jobs/*")
+
+    # the page was drawn before the worker even started (torch takes seconds to import): every point that
+    # appears later arrives live, over server-sent events, without a reload
+    assert page.get_attribute("#chart-loss", "data-points") == "0"
+    page.wait_for_function("['completed', 'failed'].includes(document.getElementById('status').textContent)",
+                           timeout=180_000)
+    assert page.inner_text("#status") == "completed", page.inner_text("#log")
+    page.wait_for_function(f"document.getElementById('chart-loss').dataset.points == '{EPOCHS}'")
+    assert page.inner_text("#best") != "-" and page.locator("#chart-acc canvas").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "3-job.png"), full_page=True)
+
+    page.click("#infer-link")
+    page.set_input_files("#image-file", str(folder / "bright" / "0.png"))
+    page.click("#classify-one")
+    page.wait_for_selector("#top5")
+    assert page.locator("#top5 tr").count() == 3  # header + both classes
+    page.screenshot(path=str(ARTIFACTS / "4-classify-one.png"), full_page=True)
+
+    page.fill("#folder-path", str(folder))
+    page.click("#classify-many")
+    page.wait_for_selector("#accuracy")
+    page.click("#show-confusion")
+    assert page.is_visible("#confusion")
+    assert page.locator("#confusion td").count() == 4
+    page.screenshot(path=str(ARTIFACTS / "5-confusion.png"), full_page=True)
+
+    page.goto(page.url.replace("/infer/folder", "/inspect"))
+    page.set_input_files("input[name=file]", str(folder / "dark" / "0.png"))
+    page.click("text=Inspect >> nth=-1")
+    page.wait_for_selector("#layers")
+    assert page.locator("#layers tr").count() >= 3
+    page.screenshot(path=str(ARTIFACTS / "6-inspect.png"), full_page=True)
+    page.goto(f"{url}/compare?ids=1")
+    page.wait_for_selector("#cmp-acc canvas")
+    page.screenshot(path=str(ARTIFACTS / "7-compare.png"), full_page=True)
