@@ -156,31 +156,33 @@ class RegularizeConfig:
 
 @dataclass
 class AugmentConfig:
-    """Training-time augmentation (nnlab/data/augment.py); probabilities in [0, 1], magnitudes >= 0."""
+    """Training-time augmentation (nnlab/data/augment.py); probabilities in [0, 1], magnitudes >= 0.
+
+    A key left unset (None) takes the preset's value, or off; a key set, even to 0, overrides the preset."""
 
     preset: str | None = None  # a named set of the keys below (see `nnlab.data.augment.PRESETS`)
-    hflip: float = 0.0  # probability of a horizontal flip
-    vflip: float = 0.0  # probability of a vertical flip
-    rot90: float = 0.0  # probability of a random 90/180/270-degree turn
-    rotate: float = 0.0  # max angle in degrees (uniform in [-rotate, rotate])
+    hflip: float | None = None  # probability of a horizontal flip
+    vflip: float | None = None  # probability of a vertical flip
+    rot90: float | None = None  # probability of a random 90/180/270-degree turn
+    rotate: float | None = None  # max angle in degrees (uniform in [-rotate, rotate])
     scale: list[float] | None = None  # [min, max] zoom factor
-    translate: float = 0.0  # max shift as a fraction of the image size
+    translate: float | None = None  # max shift as a fraction of the image size
     resized_crop: list[float] | None = None  # [min, max] area fraction of a random crop resized back
-    pad_crop: int = 0  # zero-pad by this many pixels, then crop back at a random offset
-    hue: float = 0.0  # max hue shift (fraction of the colour wheel, <= 0.5)
-    saturation: float = 0.0  # max relative saturation change
-    value: float = 0.0  # max relative brightness change
-    noise: float = 0.0  # std of Gaussian pixel noise (pixel values in [0, 1])
-    erase: float = 0.0  # probability of random erasing (a box of 2-33% of the image set to 0)
+    pad_crop: int | None = None  # zero-pad by this many pixels, then crop back at a random offset
+    hue: float | None = None  # max hue shift (fraction of the colour wheel, <= 0.5)
+    saturation: float | None = None  # max relative saturation change
+    value: float | None = None  # max relative brightness change
+    noise: float | None = None  # std of Gaussian pixel noise (pixel values in [0, 1])
+    erase: float | None = None  # probability of random erasing (a box of 2-33% of the image set to 0)
 
     def __post_init__(self) -> None:
         for key in ("hflip", "vflip", "rot90", "erase"):
-            _check(0.0 <= getattr(self, key) <= 1.0, f"augment.{key}", "must be a probability in [0, 1]")
+            _check(0.0 <= (getattr(self, key) or 0.0) <= 1.0, f"augment.{key}", "must be a probability in [0, 1]")
         for key in ("rotate", "translate", "pad_crop", "hue", "saturation", "value", "noise"):
-            _check(getattr(self, key) >= 0, f"augment.{key}", "must be >= 0")
-        _check(self.hue <= 0.5, "augment.hue", "must be <= 0.5")
-        _check(self.translate < 1.0, "augment.translate", "must be below 1")
-        _check(self.saturation <= 1.0 and self.value <= 1.0, "augment.saturation",
+            _check((getattr(self, key) or 0) >= 0, f"augment.{key}", "must be >= 0")
+        _check((self.hue or 0.0) <= 0.5, "augment.hue", "must be <= 0.5")
+        _check((self.translate or 0.0) < 1.0, "augment.translate", "must be below 1")
+        _check((self.saturation or 0.0) <= 1.0 and (self.value or 0.0) <= 1.0, "augment.saturation",
                "and augment.value must be <= 1")
         for key in ("scale", "resized_crop"):
             pair = getattr(self, key)

@@ -33,19 +33,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     "strong": {"resized_crop": [0.25, 1.0], "hflip": 0.5, "rotate": 15.0, "hue": 0.05, "saturation": 0.4,
                "value": 0.4, "noise": 0.03, "erase": 0.25},
 }
+OFF: dict[str, Any] = {k: 0.0 for k in ("hflip", "vflip", "rot90", "rotate", "translate", "hue", "saturation",
+                                       "value", "noise", "erase")} | {"pad_crop": 0}
 ORIENTATION_SENSITIVE_DATASETS = ("digits", "mnist")
 MAX_SAFE_ANGLE = 30.0  # free rotations up to this keep a digit's identity
 ERASE_AREA, ERASE_RATIO = (0.02, 0.33), (0.3, 3.3)  # torchvision RandomErasing's defaults
 
 
 def resolve(cfg: AugmentConfig) -> AugmentConfig:
-    """The preset's values overridden by every key set away from its default."""
+    """Every key set: the preset's values, overridden by every key the config sets (even to 0), the rest off."""
     if cfg.preset is not None and cfg.preset not in PRESETS:
         raise ConfigError(f"config key 'augment.preset' got {cfg.preset!r}, expected one of {list(PRESETS)}")
-    defaults = AugmentConfig()
-    own = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-           if getattr(cfg, f.name) != getattr(defaults, f.name)}
-    return AugmentConfig(**{**PRESETS.get(cfg.preset or "none", {}), **own})
+    own = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if getattr(cfg, f.name) is not None}
+    return AugmentConfig(**{**OFF, **PRESETS.get(cfg.preset or "none", {}), **own})
 
 
 def orientation_sensitive(data: DataConfig) -> bool:
@@ -192,6 +192,6 @@ class BatchAugment:
 def build(cfg: AugmentConfig, pre: Preprocess, generator: torch.Generator | None = None) -> BatchAugment | None:
     """The training augmentation of an ``augment`` section, or None when it does nothing."""
     resolved = resolve(cfg)
-    if resolved == dataclasses.replace(AugmentConfig(), preset=resolved.preset):
+    if dataclasses.replace(resolved, preset=None) == resolve(AugmentConfig()):
         return None
     return BatchAugment(resolved, pre.mean, pre.std, generator)

@@ -106,6 +106,16 @@ def test_presets_resolve_with_own_keys_winning():
     assert build(AugmentConfig(preset="digits"), pre) is not None
 
 
+def test_a_key_set_to_zero_turns_the_presets_op_off():
+    from nnlab import config as cfgmod
+    cfg = cfgmod.from_dict({"augment": {"preset": "cifar"}})
+    assert resolve(cfg.augment).hflip == 0.5
+    off = cfgmod.from_dict(cfgmod.apply_overrides({"augment": {"preset": "cifar"}}, ["--augment.hflip=0"]))
+    assert resolve(off.augment).hflip == 0.0 and resolve(off.augment).pad_crop == 4
+    again = cfgmod.from_dict(cfgmod.to_dict(off))  # the saved config reloads to the same augmentation
+    assert resolve(again.augment) == resolve(off.augment)
+
+
 @pytest.mark.parametrize("ops, key", [({"hflip": 0.5}, "hflip"), ({"vflip": 1.0}, "vflip"), ({"rot90": 0.5}, "rot90"),
                                       ({"rotate": 90.0}, "rotate"), ({"preset": "cifar"}, "hflip")])
 def test_label_changing_ops_refused_on_orientation_sensitive_data(ops, key):
