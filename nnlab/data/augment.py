@@ -14,6 +14,7 @@ On datasets marked orientation-sensitive (``data.orientation_sensitive``; by def
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -164,7 +165,7 @@ class BatchAugment:
 
     def affine(self, p: torch.Tensor) -> torch.Tensor:
         theta = self.affine_matrices(len(p), p.shape[-2], p.shape[-1]).to(p.device, p.dtype)
-        grid = F.affine_grid(theta, list(p.shape), align_corners=False)
+        grid = affine_grid(theta, p.shape[-2], p.shape[-1])
         return F.grid_sample(p, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     def hsv(self, p: torch.Tensor) -> torch.Tensor:
@@ -187,6 +188,25 @@ class BatchAugment:
         mask = box_mask(clipped_boxes(cy, cx, h, w, height, width).to(p.device), height, width)
         mask &= self._mask(self.cfg.erase, n, p.device).view(-1, 1, 1, 1)
         return p.masked_fill(mask, 0.0)
+
+
+def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``F.affine_grid(theta, (n, C, height, width), align_corners=False)``, computed elementwise from cached pixel
+    centres: about twice as fast on CPU (the batched matmul with three columns is the slow part there)."""
+    bx, by = _pixel_centres(height, width, theta.device, theta.dtype)
+    t = theta[:, :, :, None]  # (n, 2, 3, 1)
+    grid = t[:, :, 0] * bx + t[:, :, 1] * by + t[:, :, 2]  # (n, 2, H*W): x and y
+    return grid.transpose(1, 2).reshape(len(theta), height, width, 2)
+
+
+@functools.lru_cache(maxsize=8)
+def _pixel_centres(height: int, width: int, device: torch.device, dtype: torch.dtype
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalized x and y of every pixel centre, (1, H*W) each, row-major."""
+    xs = (torch.arange(width, dtype=torch.float64) * 2 + 1) / width - 1
+    ys = (torch.arange(height, dtype=torch.float64) * 2 + 1) / height - 1
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return gx.reshape(1, -1).to(device, dtype), gy.reshape(1, -1).to(device, dtype)
 
 
 def build(cfg: AugmentConfig, pre: Preprocess, generator: torch.Generator | None = None) -> BatchAugment | None:

@@ -149,3 +149,12 @@ def test_hsv_shift_matches_torchvision_hsv_round_trip():
     h, s, v = _rgb_to_hsv(img).unbind(1)
     ref = _hsv_to_rgb(torch.stack([(h + dh) % 1, (s * (1 + ds)).clamp(0, 1), (v * (1 + dv)).clamp(0, 1)], 1))
     torch.testing.assert_close(hsv_shift(img, dh, ds, dv), ref, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("shape", [(5, 1, 28, 28), (3, 3, 17, 40)])
+def test_affine_grid_equals_torch(shape):
+    from nnlab.data.augment import affine_grid
+    aug = BatchAugment(AugmentConfig(rotate=30.0, scale=[0.8, 1.2], translate=0.1), [0.0], [1.0])
+    theta = aug.affine_matrices(shape[0], shape[2], shape[3])
+    want = torch.nn.functional.affine_grid(theta, list(shape), align_corners=False)
+    torch.testing.assert_close(affine_grid(theta, shape[2], shape[3]), want, atol=1e-6, rtol=0)
