@@ -192,6 +192,21 @@ def download_model(job_id: Id, request: Request) -> FileResponse:
     return FileResponse(path, filename=f"job-{job_id}-{path.name}", media_type="application/octet-stream")
 
 
+@router.post("/jobs/{job_id}/export", dependencies=write, response_class=FileResponse,
+             summary="export the trained model to ONNX or TorchScript (checked against PyTorch) and download it")
+def export_model(job_id: Id, request: Request, format: str = Query("onnx", pattern="^(onnx|torchscript)$"),
+                 dynamic_batch: bool = False) -> FileResponse:
+    from nnlab.deploy import export_run
+
+    try:
+        result = export_run(wb(request).run_dir(job_id), format, dynamic_batch=dynamic_batch)
+    except ImportError as e:
+        raise UserError(f"exporting needs the deploy extra (pip install 'nnlab[deploy]'): {e}") from None
+    return FileResponse(result.path, filename=f"job-{job_id}-{result.path.name}",
+                        media_type="application/octet-stream",
+                        headers={"X-Max-Abs-Diff": f"{result.max_abs_diff:.3g}"})
+
+
 # ---------------------------------------------------------------------------------------------- inference
 @router.post("/jobs/{job_id}/classify", dependencies=write,
              summary="classify uploaded images (top-k each); with one label per image also accuracy and a "

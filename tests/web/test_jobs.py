@@ -59,6 +59,14 @@ def test_train_then_classify_download_and_inspect(client, app, folder):
 
     model = client.get(f"/api/jobs/{job_id}/model")
     assert model.status_code == 200 and len(model.content) > 1000
+    exported = client.post(f"/api/jobs/{job_id}/export", params={"format": "onnx", "dynamic_batch": "true"})
+    assert exported.status_code == 200 and float(exported.headers["x-max-abs-diff"]) < 1e-4
+    from nnlab.deploy import Predictor
+    onnx_file = folder.parent / "exported.onnx"
+    onnx_file.write_bytes(exported.content)
+    top = Predictor.open(onnx_file).predict_files([folder / "dark" / "0.png"], 1)[0]["top"][0]["class"]
+    assert top == one["predictions"][0]["top"][0]["class"]  # the download serves what the job predicts
+    assert client.post(f"/api/jobs/{job_id}/export", params={"format": "tflite"}).status_code == 422
     layers = client.post(f"/api/jobs/{job_id}/inspect",
                          files={"file": ("a.png", (folder / "dark" / "1.png").read_bytes())}).json()["layers"]
     assert [layer["type"] for layer in layers][-1] == "Linear" and "weight" in layers[-1]
