@@ -24,9 +24,15 @@ demo: install
 test: install
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
 
+# each prints its figures against a reference measured in the same run; run them on an otherwise idle machine
 bench: install
 	$(PY) benchmarks/engine_overhead.py
+	$(PY) benchmarks/engine_overhead.py --channels-last
 	$(PY) benchmarks/mnist_time_to_accuracy.py
+	$(PY) benchmarks/optim_step.py
+	$(PY) benchmarks/zoo_throughput.py
+	$(PY) benchmarks/augment_throughput.py
+	$(PY) benchmarks/serve_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
