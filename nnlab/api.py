@@ -257,11 +257,17 @@ def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequen
 
 def _load_for_extend(model: nn.Module, optimizer: torch.optim.Optimizer, source: Path) -> None:
     """Weights and optimizer state (moments, step counts) of a finished run; this run's hyper-parameters
-    (lr, momentum, ...) win over the saved ones. A different optimizer starts with fresh state."""
+    (lr, momentum, ...) win over the saved ones. A different optimizer, or a different parameter-group layout
+    (e.g. a new ``optim.lr_mult``), starts with fresh state."""
     ckpt = checkpoint.load(source / "checkpoints" / "last.pt")
     model.load_state_dict(ckpt["model"])
     if ckpt.get("optimizer_class") != type(optimizer).__name__:
         print("note: the optimizer changed; its state starts fresh", file=sys.stderr)
+        return
+    saved = [len(g["params"]) for g in ckpt["optimizer"]["param_groups"]]
+    if saved != [len(g["params"]) for g in optimizer.param_groups]:
+        print("note: the parameter groups changed (lr_mult, frozen layers or weight-decay groups); the optimizer "
+              "state starts fresh", file=sys.stderr)
         return
     hyper = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     optimizer.load_state_dict(ckpt["optimizer"])

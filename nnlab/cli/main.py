@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -12,6 +13,8 @@ from nnlab.errors import TrainingStopped, UserError
 
 COMMANDS = [train, eval_cmd, predict, runs, data, cv, bootstrap, ensemble, search, diagnose, study, augment, optim,
             lr_plot, summary, export, deploy, serve, token]
+
+OVERRIDE = re.compile(r"^--?[A-Za-z_][\w-]*(\.[\w-]+)+=")  # --section.key=value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,10 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     _tune_malloc()
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "accepts_overrides", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.overrides = extra
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # config overrides are taken out first: argparse reads an unknown "--a.b=[1, 2]" (it has a space) as a positional
+    overrides = [a for a in argv if OVERRIDE.match(a)]
+    args, extra = parser.parse_known_args([a for a in argv if not OVERRIDE.match(a)])
+    if (extra or overrides) and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra + overrides)}")
+    args.overrides = overrides + extra
     try:
         return args.func(args) or 0
     except TrainingStopped as e:

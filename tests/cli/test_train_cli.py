@@ -56,6 +56,20 @@ def test_train_prints_accuracy_and_run_dir(tmp_path):
     assert saved["train"]["epochs"] == 3 and saved["model"]["hidden"] == [256, 128]
 
 
+def test_override_values_with_spaces_and_extend_overrides(tmp_path):
+    r = main("train", DIGITS, "--model.hidden=[16, 8]", "--train.epochs=1", "--runs", str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+    first = tmp_path / "classify" / "digits_mlp-1"
+    assert yaml.safe_load((first / "config.yaml").read_text())["model"]["hidden"] == [16, 8]
+    r = main("train", "--extend", str(first), "--train.epochs=2", "--optim.lr_mult={features.0: 0.5}",
+             "--runs", str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "parameter groups changed" in r.stderr  # the optimizer state cannot carry over: said, not crashed
+    saved = yaml.safe_load((tmp_path / "classify" / "digits_mlp-2" / "config.yaml").read_text())
+    assert saved["optim"]["lr_mult"] == {"features.0": 0.5} and saved["train"]["epochs"] == 2
+    _fails(run_cli("runs", "--train.epochs=2"), "unrecognized arguments: --train.epochs=2")
+
+
 @pytest.mark.parametrize("args, needles", [
     (["missing.yaml"], ["config file not found: missing.yaml"]),
     ([DIGITS, "--train.epoch=3"], ["unknown config key 'train.epoch'"]),
