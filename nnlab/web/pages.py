@@ -1,8 +1,6 @@
 """Server-rendered pages (Jinja2): datasets, new model, jobs, compare, inference, inspect, login."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ from nnlab.errors import UserError
 from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, sign_session
 from nnlab.web.datasets import samples
 from nnlab.web.inspect import inspect_image
-from nnlab.web.routes_api import Id, save_upload
+from nnlab.web.routes_api import Id, saved_uploads
 from nnlab.web.service import Workbench
 
 router = APIRouter(include_in_schema=False)
@@ -95,9 +93,8 @@ def datasets_upload(request: Request, name: str = Form(""), file: UploadFile = F
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
-    with tempfile.TemporaryDirectory() as tmp:
-        with save_upload(file, Path(tmp), w.settings.max_upload_bytes).open("rb") as f:
-            return _to(f"/datasets/{w.add_upload(name, f)['id']}")
+    with saved_uploads(w, file) as [path], path.open("rb") as f:
+        return _to(f"/datasets/{w.add_upload(name, f)['id']}")
 
 
 @router.get("/datasets/{ds_id}")
@@ -195,11 +192,8 @@ def infer_image(request: Request, job_id: Id, file: UploadFile = File(...)) -> R
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
-    tmp = Path(tempfile.mkdtemp())
-    try:
-        result = w.classify(job_id, [save_upload(file, tmp, w.settings.max_upload_bytes)], 5)[0]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with saved_uploads(w, file) as paths:
+        result = w.classify(job_id, paths, 5)[0]
     return render(request, "infer.html", job=w.job(job_id), single=result, filename=file.filename)
 
 
@@ -221,8 +215,8 @@ def inspect_post(request: Request, job_id: Id, file: UploadFile = File(...)) -> 
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = inspect_image(w.run_dir(job_id), save_upload(file, Path(tmp), w.settings.max_upload_bytes))
+    with saved_uploads(w, file) as [path]:
+        result = inspect_image(w.run_dir(job_id), path)
     return render(request, "inspect.html", job=w.job(job_id), result=result)
 
 

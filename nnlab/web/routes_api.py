@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator
+from contextlib import contextmanager
+from typing import Annotated, Any, AsyncIterator, Iterator
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path as PathParam, Query, Request, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
@@ -53,10 +53,16 @@ def wb(request: Request) -> Workbench:
     return request.app.state.wb
 
 
-def save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
-    """Copy an upload to ``folder`` in chunks, refusing (413) once it passes ``limit`` bytes."""
-    suffix = Path(upload.filename or "upload").suffix.lower()[:10]
-    target = folder / f"upload-{len(list(folder.iterdir()))}{suffix}"
+@contextmanager
+def saved_uploads(w: Workbench, *uploads: UploadFile) -> Iterator[list[Path]]:
+    """The uploads copied to a temporary folder (removed afterwards), each refused (413) past the upload limit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield [_save_upload(u, Path(tmp) / f"upload-{i}", w.settings.max_upload_bytes) for i, u in enumerate(uploads)]
+
+
+def _save_upload(upload: UploadFile, stem: Path, limit: int) -> Path:
+    """Copy an upload to ``stem`` + its suffix in chunks, refusing (413) once it passes ``limit`` bytes."""
+    target = stem.parent / (stem.name + Path(upload.filename or "upload").suffix.lower()[:10])
     size = 0
     with target.open("wb") as out:
         while chunk := upload.file.read(1 << 20):
@@ -92,10 +98,8 @@ def create_dataset(body: FolderDataset, request: Request) -> dict[str, Any]:
 @router.post("/datasets/upload", dependencies=write, status_code=201, summary="a dataset from an uploaded zip")
 def upload_dataset(request: Request, file: UploadFile = File(...), name: str = Form("")) -> dict[str, Any]:
     w = wb(request)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = save_upload(file, Path(tmp), w.settings.max_upload_bytes)
-        with path.open("rb") as f:
-            return w.add_upload(name, f)
+    with saved_uploads(w, file) as [path], path.open("rb") as f:
+        return w.add_upload(name, f)
 
 
 @router.get("/datasets/{ds_id}", dependencies=read)
@@ -217,12 +221,8 @@ def classify(job_id: Id, request: Request, files: list[UploadFile] = File(...),
     w.run_dir(job_id)
     if labels and len(labels) != len(files):
         raise UserError(f"got {len(labels)} labels for {len(files)} images (give one per image, or none)")
-    tmp = Path(tempfile.mkdtemp())
-    try:
-        paths = [save_upload(f, tmp, w.settings.max_upload_bytes) for f in files]
+    with saved_uploads(w, *files) as paths:
         results = w.classify(job_id, paths, topk)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     for r, f in zip(results, files):
         r["image"] = f.filename
     out: dict[str, Any] = {"count": len(results), "predictions": results}
@@ -242,5 +242,5 @@ def classify_folder(job_id: Id, body: FolderQuery, request: Request) -> dict[str
 def inspect(job_id: Id, request: Request, file: UploadFile = File(...)) -> dict[str, Any]:
     w = wb(request)
     run_dir = w.run_dir(job_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        return inspect_image(run_dir, save_upload(file, Path(tmp), w.settings.max_upload_bytes))
+    with saved_uploads(w, file) as [path]:
+        return inspect_image(run_dir, path)
