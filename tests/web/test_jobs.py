@@ -11,6 +11,8 @@ from nnlab.web.jobs import log_path
 from tests.web.conftest import FAST_JOB, run_jobs, wait_for
 
 slow = pytest.mark.slow
+# jobs that must still be running when the test acts on them: enough steps that a 0.1 s poll cannot miss the window
+LONG = {"epochs": 60, "batch_size": 1}
 
 
 def _job(client, folder, epochs: int = 2, **train) -> int:
@@ -76,7 +78,7 @@ def test_train_then_classify_download_and_inspect(client, app, folder):
 
 @slow
 def test_abort_then_resume_continues_the_same_run(client, app, folder):
-    job_id = _job(client, folder, epochs=15)
+    job_id = _job(client, folder, **LONG)
     _running_with_epochs(app, job_id, 2)
     assert client.post(f"/api/jobs/{job_id}/abort").status_code == 200
     run_jobs(app, [job_id])
@@ -87,13 +89,13 @@ def test_abort_then_resume_continues_the_same_run(client, app, folder):
     run_jobs(app, [job_id])
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] == "completed", job["message"]
-    assert [m["epoch"] for m in job["metrics"]] == list(range(1, 16)) and done < 15
+    assert [m["epoch"] for m in job["metrics"]] == list(range(1, LONG["epochs"] + 1)) and done < LONG["epochs"]
     assert "resuming" in log_path(app.state.wb.settings.runs, job_id).read_text()
 
 
 @slow
 def test_killed_worker_is_marked_after_restart_and_resumes(settings, client, app, folder):
-    job_id = _job(client, folder, epochs=15)
+    job_id = _job(client, folder, **LONG)
     _running_with_epochs(app, job_id, 3)
     proc = app.state.wb.scheduler.procs[job_id]
     os.kill(proc.pid, signal.SIGKILL)
@@ -108,12 +110,13 @@ def test_killed_worker_is_marked_after_restart_and_resumes(settings, client, app
     run_jobs(restarted, [job_id])
     job = restarted.state.wb.store.job(job_id)
     assert job["status"] == "completed", job["message"]
-    assert [m["epoch"] for m in restarted.state.wb.store.metrics(job_id)] == list(range(1, 16)) and before < 15
+    epochs = [m["epoch"] for m in restarted.state.wb.store.metrics(job_id)]
+    assert epochs == list(range(1, LONG["epochs"] + 1)) and before < LONG["epochs"]
 
 
 @slow
 def test_watchdog_marks_a_dead_worker_failed_with_its_log(client, app, folder):
-    job_id = _job(client, folder, epochs=15)
+    job_id = _job(client, folder, **LONG)
     _running_with_epochs(app, job_id, 1)
     os.kill(app.state.wb.scheduler.procs[job_id].pid, signal.SIGKILL)
     wait_for(lambda: app.state.wb.scheduler.tick() or app.state.wb.store.job(job_id)["status"] == "failed", 30)
