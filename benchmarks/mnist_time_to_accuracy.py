@@ -16,11 +16,9 @@ from pathlib import Path
 import torch
 
 import nnlab
-from nnlab.api import build_data
+from nnlab.api import RunDir, run_data
 from nnlab.cli.main import _tune_malloc
-from nnlab.data import TensorLoader
 from nnlab.engine import checkpoint
-from nnlab.engine.losses import LOSSES
 from nnlab.engine.trainer import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,17 +35,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         over = [f"--data.path={args.mnist}", "--train.checkpoint.keep_last=100"]
         run = nnlab.fit(args.config, over, runs_root=tmp, progress=False)
-        splits, pre = build_data(run.config, progress=False)
-        model = nnlab.load_run(run.dir).model
-        test = TensorLoader(splits["test"], pre, 1024)
+        loaded = nnlab.load_run(run.dir)
+        model, task = loaded.model, loaded.task
+        test = task.loader(run_data(run.dir, run.config), "test")
         rows = list(csv.DictReader((run.dir / "metrics.csv").open()))
         elapsed, reached = 0.0, None
         print(f"{'epoch':>5} {'seconds':>8} {'test_acc':>9}")
         for row in rows:
             elapsed += float(row["time"])
             epoch = int(row["epoch"])
-            model.load_state_dict(checkpoint.load(run.dir / "checkpoints" / f"epoch-{epoch}.pt")["model"])
-            acc = evaluate(model, test, LOSSES.build("cross_entropy"), torch.device("cpu"))["acc"]
+            model.load_state_dict(checkpoint.load(RunDir(run.dir).snapshot(epoch))["model"])
+            acc = evaluate(model, test, task.evaluator(), torch.device("cpu"))["acc"]
             print(f"{epoch:>5} {elapsed:8.1f} {acc:9.4f}")
             if reached is None and acc >= args.target:
                 reached = elapsed

@@ -16,20 +16,21 @@ from torch import nn
 
 from nnlab import config as cfgmod
 from nnlab.config import Config
-from nnlab.data import Preprocess, TensorLoader, augment, load_splits
-from nnlab.data.dataset import ImageDataset
-from nnlab.data.splits import load_subset, make_splits, save_subset, select_classes, select_subset
+from nnlab.data import ImageDataset, Preprocess
+from nnlab.data.splits import load_subset, save_subset
 from nnlab.engine import callbacks as cb
 from nnlab.engine import checkpoint, runs
-from nnlab.engine.losses import LOSSES, AuxiliaryLoss
-from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
-from nnlab.errors import ConfigError, TrainingStopped, UserError
-from nnlab.models import DATA_ARGS, MODELS, transfer
+from nnlab.engine.runs import RunDir, read_meta  # noqa: F401  (public: the run layout for the CLI and web)
+from nnlab.engine.trainer import (Loader, Trainer, evaluate as evaluate_loader, resolve_device, saved_optimizer_classes,
+                                  saved_optimizers)
+from nnlab.errors import TrainingStopped, UserError
+from nnlab.models import MODELS, transfer
+from nnlab.models.losses import LOSSES
 from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
-from nnlab import regularize
+from nnlab.tasks import TASKS, Task, TaskData
+from nnlab.tasks.classify import load_classification_data
 
 DEFAULT_RUNS = Path("runs")
-SUBSET_FILE = "subset.npz"  # a run's training-sample indices when it was trained on a subset
 
 
 @dataclass
@@ -46,51 +47,28 @@ class Run:
 
 
 # ------------------------------------------------------------------------------------------- builders
-def validate(cfg: Config) -> None:
-    """Reject unknown names and options before any data is read or any run is created."""
-    model_opts = MODELS.options(cfg.model.name, exclude=DATA_ARGS)
+def build_task(cfg: Config) -> Task:
+    """The config's task (``task: classify|generate|...``) holding the config."""
+    return TASKS.build(cfg.task, cfg=cfg)
+
+
+def validate(cfg: Config) -> Task:
+    """Reject unknown names and options before any data is read or any run is created; the task."""
+    task = build_task(cfg)
+    task.check_model_options()
     transfer.options(cfg.model.args)
-    for key in cfg.model.args:
-        if key not in model_opts and key not in transfer.KEYS:
-            raise ConfigError(f"unknown config key 'model.{key}' for model {cfg.model.name!r} "
-                              f"(it takes: {', '.join(model_opts) or 'no options'})")
     check_options(cfg.optim.name, [*cfg.optim.args, *(["weight_decay"] if cfg.optim.weight_decay else [])])
     check_schedule(cfg.optim.schedule.name, cfg.optim.schedule.args, cfg.optim.schedule.per_step)
     if cfg.train.loss != "auto":
         LOSSES.get(cfg.train.loss)
-    regularize.check_mixable(cfg.task, cfg.regularize.mixup, cfg.regularize.cutmix)
-    augment.check(cfg.augment, cfg.data)
+    task.validate()
+    return task
 
 
 def build_model(name: str, num_classes: int, in_chans: int, input_size: tuple[int, int],
                 **options: Any) -> nn.Module:
-    """A registered model for data of the given shape; ``options`` are the model's own keywords."""
+    """A registered classifier for data of the given shape; ``options`` are the model's own keywords."""
     return MODELS.build(name, num_classes=num_classes, in_chans=in_chans, input_size=tuple(input_size), **options)
-
-
-def build_loss(name: str, model: nn.Module) -> nn.Module:
-    if name == "auto":
-        loss_name, options = getattr(model, "default_loss", ("cross_entropy", {}))
-        loss = LOSSES.build(loss_name, **options)
-    else:
-        loss = LOSSES.build(name)
-    if hasattr(model, "pop_aux"):  # auxiliary classifiers (GoogLeNet) add their weighted losses in training
-        loss = AuxiliaryLoss(loss, model.pop_aux, model.aux_weight)
-    return loss
-
-
-def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] | np.ndarray | None = None,
-               val_indices: Sequence[int] | np.ndarray | None = None) -> tuple[dict[str, ImageDataset], Preprocess]:
-    """The config's splits; ``train_indices`` / ``val_indices`` pick samples of the training split to train
-    and validate on (bootstrap samples, cross-validation folds; see ``nnlab.data.splits.select_subset``)."""
-    d = cfg.data
-    raw = load_splits(d.dataset, path=d.path, download=d.download, image_size=d.image_size,
-                      channels=d.channels, resize_mode=d.resize_mode, progress=progress)
-    raw = select_classes(raw, d.classes) if d.classes is not None else raw
-    seed = cfg.seed if d.split_seed is None else d.split_seed
-    splits = select_subset(make_splits(raw, d.val_fraction, d.test_fraction, d.train_size, seed),
-                           train_indices, val_indices)
-    return splits, Preprocess.fit(splits["train"].images, d.resize_mode, d.normalize)
 
 
 def build_optim(cfg: Config, model: nn.Module, steps_per_epoch: int,
@@ -104,9 +82,8 @@ def build_optim(cfg: Config, model: nn.Module, steps_per_epoch: int,
     return optimizer, build_scheduler(optimizer, s.name, total=total, per_step=s.per_step, mode=mode, **s.args)
 
 
-def optim_steps_per_epoch(cfg: Config, n_train: int) -> int:
-    """Optimizer steps per epoch on ``n_train`` training samples (batches, then gradient accumulation)."""
-    batches = 1 if cfg.train.batch_size == "full" else -(-n_train // cfg.train.batch_size)
+def optim_steps_per_epoch(cfg: Config, batches: int) -> int:
+    """Optimizer steps per epoch of ``batches`` training batches (after gradient accumulation)."""
     return -(-batches // cfg.train.accumulate)
 
 
@@ -114,31 +91,26 @@ def lr_preview(config: Config | str | Path | dict, overrides: Sequence[str] = ()
     """The config, the learning rate of every optimizer step of its run (before training) and the steps per
     epoch (the training split is read only for per-step schedules)."""
     cfg, _ = _resolve_config(config, overrides, None, None)
-    validate(cfg)
+    task = validate(cfg)
     per_epoch = 1
     if cfg.optim.schedule.per_step:
-        per_epoch = optim_steps_per_epoch(cfg, len(build_data(cfg, progress=False)[0]["train"]))
+        per_epoch = optim_steps_per_epoch(cfg, len(task.loader(task.load_data(progress=False), "train", True)))
     lr = cfg.optim.lr or OPTIMIZERS[cfg.optim.name].lr
     s = cfg.optim.schedule
     return cfg, lr_curve(s.name, lr, cfg.train.epochs, per_epoch, s.per_step, **s.args), per_epoch
 
 
-def build_train_hooks(cfg: Config, pre: Preprocess, num_classes: int
-                      ) -> tuple[regularize.BatchTransform | None, regularize.StepRegularizer | None]:
-    """The training batch transform (augmentation, input noise, soft targets) and the step regularizer
-    (penalty, weight noise). Evaluation and prediction never use either."""
-    step, targets = regularize.build(cfg.regularize, num_classes)
-    return regularize.chain(augment.build(cfg.augment, pre), targets), step
+def build_data(cfg: Config, progress: bool = True, train_indices: Sequence[int] | np.ndarray | None = None,
+               val_indices: Sequence[int] | np.ndarray | None = None) -> tuple[dict[str, ImageDataset], Preprocess]:
+    """A classification config's image splits and the preprocessing fitted on its training split (what the
+    experiments resample: bootstrap samples, cross-validation folds)."""
+    data = load_classification_data(cfg, progress, train_indices, val_indices)
+    return data.splits, Preprocess(**data.info["preprocess"])
 
 
-def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> dict[str, ImageDataset]:
-    """The splits a run was trained and validated on (its subset of the training split, if any)."""
-    return build_data(cfg, progress, *load_subset(Path(run_dir) / SUBSET_FILE))[0]
-
-
-def _model_for(cfg: Config, classes: list[str], pre: Preprocess) -> nn.Module:
-    return build_model(cfg.model.name, len(classes), pre.channels, (pre.height, pre.width),
-                       **transfer.builder_options(cfg.model.args))
+def run_data(run_dir: str | Path, cfg: Config, progress: bool = False) -> TaskData:
+    """The data a run was trained and validated on (its subset of the training split, if any)."""
+    return build_task(cfg).load_data(progress, *load_subset(RunDir(run_dir).subset))
 
 
 def _seed_everything(seed: int) -> None:
@@ -160,13 +132,12 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     ``on_epoch(epoch, metrics)``: called after each epoch; a returned string stops training with that reason.
     """
     cfg, source = _resolve_config(config, overrides, resume, extend)
-    validate(cfg)
+    task = validate(cfg)
     _seed_everything(cfg.seed)
     if resume:
-        train_indices, val_indices = load_subset(Path(resume) / SUBSET_FILE)
-    splits, pre = build_data(cfg, progress, train_indices, val_indices)
-    classes = splits["train"].classes
-    model = _model_for(cfg, classes, pre)
+        train_indices, val_indices = load_subset(RunDir(resume).subset)
+    data = task.load_data(progress, train_indices, val_indices)
+    model = task.build_model(data.info)
     tr = transfer.options(cfg.model.args)
     frozen = transfer.apply(model, None if source else tr.weights, tr.freeze, tr.reset_head)
     t = cfg.train
@@ -174,57 +145,54 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     model.to(device)
     if t.channels_last:
         model.to(memory_format=torch.channels_last)
-    loss_fn = build_loss(t.loss, model)
-    batch = None if t.batch_size == "full" else t.batch_size
-    train_transform, step_regularizer = build_train_hooks(cfg, pre, len(classes))
-    train_loader = TensorLoader(splits["train"], pre, batch, shuffle=True, seed=cfg.seed, num_workers=t.num_workers,
-                                transform=train_transform)
-    val_loader = TensorLoader(splits["val"], pre, t.eval_batch_size) if "val" in splits else None
-    monitor = t.monitor if val_loader is not None else t.monitor.removeprefix("val_")
-    mode = t.mode if t.mode != "auto" else ("min" if "loss" in monitor else "max")
-    optimizer, scheduler = (build_optim(cfg, model, optim_steps_per_epoch(cfg, len(splits["train"])), mode)
-                            if getattr(model, "needs_training", True) else (None, None))
+    task.setup(model, data.info)
+    train_loader = task.loader(data, "train", train=True)
+    val_loader = task.loader(data, "val") if "val" in data.splits else None
+    monitor, mode = monitor_of(cfg, has_val=val_loader is not None)
+    loop = not task.learns_without_loop(model)
+    steps = optim_steps_per_epoch(cfg, len(train_loader))
+    built = {name: build_optim(cfg, part, steps, mode) for name, part in task.optimizer_modules(model).items()
+             } if loop else {}
 
-    run_dir = Path(resume) if resume else runs.new_run_dir(runs_root, cfg.task, cfg.run_name)
+    run = RunDir(resume) if resume else RunDir(runs.new_run_dir(runs_root, cfg.task, cfg.run_name))
     if not resume:
-        cfgmod.save(cfg, run_dir / "config.yaml")
-        runs.update_meta(run_dir, name=run_dir.name, task=cfg.task, model=cfg.model.name, dataset=cfg.data.dataset,
-                         classes=classes, preprocess=pre.to_dict(), monitor=monitor, mode=mode, epochs=t.epochs,
+        cfgmod.save(cfg, run.config)
+        runs.update_meta(run.path, name=run.path.name, task=cfg.task, model=cfg.model.name,
+                         dataset=cfg.data.dataset, **data.info, monitor=monitor, mode=mode, epochs=t.epochs,
                          status="running", extended_from=str(extend) if extend else None,
                          transfer=asdict(frozen) if tr.weights or tr.freeze else None)
         if train_indices is not None or val_indices is not None:
-            save_subset(run_dir / SUBSET_FILE, train_indices, val_indices)
+            save_subset(run.subset, train_indices, val_indices)
     else:
-        runs.update_meta(run_dir, status="running", epochs=t.epochs)
-    if not getattr(model, "needs_training", True):
-        return _fit_memorizer(model, splits, pre, loss_fn, cfg, run_dir, device, monitor)
+        runs.update_meta(run.path, status="running", epochs=t.epochs)
+    if not loop:
+        task.learn_without_loop(model, data, device)
+        return _fit_without_loop(task, model, data, cfg, run, device, monitor)
 
     if progress and (tr.weights or tr.freeze):
         print(frozen.describe(), file=sys.stderr)
     if t.compile:
         model.compile()
     callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
-    callbacks += [
-        cb.Checkpoint(run_dir / "checkpoints", t.checkpoint.interval, t.checkpoint.keep_last),
-        cb.CSVLogger(run_dir / "metrics.csv"),
-    ]
+    callbacks += [cb.Checkpoint(run, t.checkpoint.interval, t.checkpoint.keep_last), cb.CSVLogger(run.metrics)]
     if t.early_stopping.patience is not None:
         callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
     if t.tensorboard:
-        callbacks.append(_tensorboard(run_dir))
-    trainer = Trainer(model, optimizer, loss_fn, epochs=t.epochs, device=device, accumulate=t.accumulate,
-                      precision=t.precision, channels_last=t.channels_last, callbacks=callbacks,
-                      monitor=monitor, mode=mode, progress=progress, scheduler=scheduler,
-                      clip_norm=t.clip_norm, clip_value=t.clip_value, regularizer=step_regularizer)
+        callbacks.append(_tensorboard(run))
+    trainer = Trainer(model, task, {k: o for k, (o, _) in built.items()},
+                      schedulers={k: s for k, (_, s) in built.items()}, epochs=t.epochs, device=device,
+                      accumulate=t.accumulate, precision=t.precision, channels_last=t.channels_last,
+                      callbacks=callbacks, monitor=monitor, mode=mode, progress=progress,
+                      clip_norm=t.clip_norm, clip_value=t.clip_value)
     if resume:
-        trainer.load_state_dict(checkpoint.load(run_dir / "checkpoints" / "last.pt"), train_loader)
+        trainer.load_state_dict(checkpoint.load(run.last), train_loader)
     elif source is not None:
-        _load_for_extend(model, optimizer, Path(source))
-    _train(trainer, train_loader, val_loader, run_dir)
-    test = _test(model, run_dir, splits, pre, loss_fn, device, cfg)
-    meta = runs.update_meta(run_dir, status="stopped_early" if trainer.state.stop_reason else "completed",
+        _load_for_extend(model, trainer.optimizers, Path(source))
+    _train(trainer, train_loader, val_loader, run)
+    test = _test(task, model, run, data, device, cfg)
+    meta = runs.update_meta(run.path, status="stopped_early" if trainer.state.stop_reason else "completed",
                             message=trainer.state.stop_reason, test=test)
-    return Run(run_dir, cfg, meta)
+    return Run(run.path, cfg, meta)
 
 
 def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequence[str],
@@ -241,7 +209,7 @@ def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequen
             return cfgmod.from_dict(cfgmod.apply_overrides(config, overrides)), None
         return cfgmod.load(config, overrides), None
     meta = runs.read_meta(source)
-    if not (Path(source) / "checkpoints" / "last.pt").is_file():
+    if not RunDir(source).last.is_file():
         raise UserError(f"{source} has no checkpoint to continue from (checkpoints/last.pt)")
     if resume:
         bad = [o for o in overrides if not o.lstrip("-").startswith("train.epochs=")]
@@ -251,87 +219,106 @@ def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequen
         if meta.get("status") == "completed" and not overrides:
             raise UserError(f"{source} already completed all its epochs; use --extend {source} --epochs N "
                             "to train it further")
-    cfg = cfgmod.load(Path(source) / "config.yaml", overrides)
+    cfg = cfgmod.load(RunDir(source).config, overrides)
     return cfg, Path(source)
 
 
-def _load_for_extend(model: nn.Module, optimizer: torch.optim.Optimizer, source: Path) -> None:
+def monitor_of(cfg: Config, has_val: bool = True) -> tuple[str, str]:
+    """The metric that picks ``best.pt`` (``train.monitor``, else the task's; without ``val_`` when there is
+    no validation split) and its mode: the task's own for its metric, else ``min`` for losses, ``max`` else."""
+    task = TASKS.get(cfg.task)
+    name, mode = cfg.train.monitor or task.monitor, cfg.train.mode
+    if not has_val:
+        name = name.removeprefix("val_")
+    if mode != "auto":
+        return name, mode
+    if name.removeprefix("val_") == task.monitor.removeprefix("val_"):
+        return name, task.mode
+    return name, "min" if "loss" in name else "max"
+
+
+def _load_for_extend(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], source: Path) -> None:
     """Weights and optimizer state (moments, step counts) of a finished run; this run's hyper-parameters
     (lr, momentum, ...) win over the saved ones. A different optimizer, or a different parameter-group layout
     (e.g. a new ``optim.lr_mult``), starts with fresh state."""
-    ckpt = checkpoint.load(source / "checkpoints" / "last.pt")
+    ckpt = checkpoint.load(RunDir(source).last)
     model.load_state_dict(ckpt["model"])
-    if ckpt.get("optimizer_class") != type(optimizer).__name__:
-        print("note: the optimizer changed; its state starts fresh", file=sys.stderr)
-        return
-    saved = [len(g["params"]) for g in ckpt["optimizer"]["param_groups"]]
-    if saved != [len(g["params"]) for g in optimizer.param_groups]:
-        print("note: the parameter groups changed (lr_mult, frozen layers or weight-decay groups); the optimizer "
-              "state starts fresh", file=sys.stderr)
-        return
-    hyper = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
-    optimizer.load_state_dict(ckpt["optimizer"])
-    for group, h in zip(optimizer.param_groups, hyper):
-        group.update(h)
+    states, classes = saved_optimizers(ckpt), saved_optimizer_classes(ckpt)
+    for name, optimizer in optimizers.items():
+        if name not in states or classes.get(name) != type(optimizer).__name__:
+            print("note: the optimizer changed; its state starts fresh", file=sys.stderr)
+            continue
+        saved = [len(g["params"]) for g in states[name]["param_groups"]]
+        if saved != [len(g["params"]) for g in optimizer.param_groups]:
+            print("note: the parameter groups changed (lr_mult, frozen layers or weight-decay groups); the "
+                  "optimizer state starts fresh", file=sys.stderr)
+            continue
+        hyper = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+        optimizer.load_state_dict(states[name])
+        for group, h in zip(optimizer.param_groups, hyper):
+            group.update(h)
 
 
-def _train(trainer: Trainer, train_loader: TensorLoader, val_loader: TensorLoader | None, run_dir: Path) -> None:
+def _train(trainer: Trainer, train_loader: Loader, val_loader: Loader | None, run: RunDir) -> None:
     try:
         trainer.fit(train_loader, val_loader)
     except KeyboardInterrupt:
         st = trainer.state
-        runs.update_meta(run_dir, status="interrupted", epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
+        runs.update_meta(run.path, status="interrupted", epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
         where = f"epoch {st.epoch + 1}, batch {st.batch}/{len(train_loader)}" if st.batch else f"epoch {st.epoch}"
-        raise TrainingStopped(f"interrupted at {where}; checkpoint saved in {run_dir / 'checkpoints'}.\n"
-                              f"Resume with: nnlab train --resume {run_dir}", exit_code=130) from None
+        raise TrainingStopped(f"interrupted at {where}; checkpoint saved in {run.checkpoints}.\n"
+                              f"Resume with: nnlab train --resume {run.path}", exit_code=130) from None
     except TrainingStopped as e:
-        runs.update_meta(run_dir, status="failed", message=str(e))
-        raise TrainingStopped(f"{e}\nRun directory: {run_dir}") from None
+        runs.update_meta(run.path, status="failed", message=str(e))
+        raise TrainingStopped(f"{e}{_kept(run)}\nRun directory: {run.path}") from None
     except (MemoryError, torch.OutOfMemoryError) as e:
         msg = (f"out of memory ({type(e).__name__}); lower train.batch_size (now {train_loader.batch_size}) "
-               f"or use a smaller model. The last epoch's checkpoint was kept.")
-        runs.update_meta(run_dir, status="failed", message=msg)
-        raise TrainingStopped(f"{msg}\nRun directory: {run_dir}") from None
+               f"or use a smaller model.{_kept(run)}")
+        runs.update_meta(run.path, status="failed", message=msg)
+        raise TrainingStopped(f"{msg}\nRun directory: {run.path}") from None
     except Exception as e:  # a bug, not a user error: keep the traceback, but never leave the run "running"
-        runs.update_meta(run_dir, status="failed", message=f"{type(e).__name__}: {e}")
+        runs.update_meta(run.path, status="failed", message=f"{type(e).__name__}: {e}")
         raise
     finally:
         st = trainer.state
-        runs.update_meta(run_dir, epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
+        runs.update_meta(run.path, epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
 
 
-def _fit_memorizer(model: nn.Module, splits: dict[str, ImageDataset], pre: Preprocess, loss_fn: nn.Module,
-                   cfg: Config, run_dir: Path, device: torch.device, monitor: str) -> Run:
-    """Models without a training loop (kNN): memorize the training set, then validate and test."""
-    train = splits["train"]
-    model.memorize(pre.normalize(train.images).to(device), train.labels.to(device))
+def _kept(run: RunDir) -> str:
+    """What a failed run keeps, said truthfully."""
+    return (" The last good checkpoint was kept (--resume continues from it)." if run.last.is_file()
+            else " No checkpoint had been written yet.")
+
+
+def _fit_without_loop(task: Task, model: nn.Module, data: TaskData, cfg: Config, run: RunDir,
+                      device: torch.device, monitor: str) -> Run:
+    """Models that learned in ``task.learn_without_loop`` (kNN): validate, save, test."""
     metrics: dict[str, float] = {}
-    if "val" in splits:
-        loader = TensorLoader(splits["val"], pre, cfg.train.eval_batch_size)
-        metrics = {f"val_{k}": v for k, v in evaluate_loader(model, loader, loss_fn, device).items()}
-    cb.CSVLogger(run_dir / "metrics.csv").log(1, metrics)
-    ckpt = {"model": model.state_dict(), "epoch": 1, "metric": metrics.get(monitor), "monitor": monitor}
-    checkpoint.save(ckpt, run_dir / "checkpoints" / "best.pt")
-    test = _test(model, run_dir, splits, pre, loss_fn, device, cfg)
-    meta = runs.update_meta(run_dir, status="completed", epochs_done=1, best=metrics.get(monitor), best_epoch=1,
+    if "val" in data.splits:
+        metrics = {f"val_{k}": v for k, v in evaluate_loader(model, task.loader(data, "val"), task.evaluator(),
+                                                             device).items()}
+    cb.CSVLogger(run.metrics).log(1, metrics)
+    checkpoint.save({"model": model.state_dict(), "epoch": 1, "metric": metrics.get(monitor), "monitor": monitor},
+                    run.best)
+    test = _test(task, model, run, data, device, cfg)
+    meta = runs.update_meta(run.path, status="completed", epochs_done=1, best=metrics.get(monitor), best_epoch=1,
                             test=test)
-    return Run(run_dir, cfg, meta)
+    return Run(run.path, cfg, meta)
 
 
-def _tensorboard(run_dir: Path) -> cb.Callback:
+def _tensorboard(run: RunDir) -> cb.Callback:
     try:
-        return cb.TensorBoard(run_dir / "tensorboard")
+        return cb.TensorBoard(run.tensorboard)
     except ImportError:
         raise UserError("train.tensorboard needs the tensorboard package: pip install tensorboard") from None
 
 
-def _test(model: nn.Module, run_dir: Path, splits: dict[str, ImageDataset], pre: Preprocess, loss_fn: nn.Module,
-          device: torch.device, cfg: Config) -> dict[str, float] | None:
-    """Test accuracy of the best checkpoint (the last weights when there is no best)."""
-    if "test" not in splits:
+def _test(task: Task, model: nn.Module, run: RunDir, data: TaskData, device: torch.device,
+          cfg: Config) -> dict[str, float] | None:
+    """Test metrics of the best checkpoint (the last weights when there is no best)."""
+    if "test" not in data.splits:
         return None
-    best = run_dir / "checkpoints" / "best.pt"
-    if best.is_file():
-        model.load_state_dict(checkpoint.load(best, device)["model"])
-    loader = TensorLoader(splits["test"], pre, cfg.train.eval_batch_size)
-    return evaluate_loader(model, loader, loss_fn, device, cfg.train.precision, cfg.train.channels_last)
+    if run.best.is_file():
+        model.load_state_dict(checkpoint.load(run.best, device)["model"])
+    return evaluate_loader(model, task.loader(data, "test"), task.evaluator(), device, cfg.train.precision,
+                           cfg.train.channels_last)

@@ -100,7 +100,7 @@ class TrainConfig:
     batch_size: Union[int, Literal["full"]] = 64  # "full": batch GD; 1: SGD; else mini-batch
     accumulate: int = 1  # gradient accumulation steps
     loss: str = "auto"  # auto: the model's own (cross_entropy, or hinge for svm)
-    monitor: str = "val_acc"  # metric that picks best.pt and drives early stopping
+    monitor: str | None = None  # metric that picks best.pt and drives early stopping; None: the task's
     mode: Literal["auto", "min", "max"] = "auto"
     eval_batch_size: int = 1024
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -193,9 +193,33 @@ class AugmentConfig:
 
 
 @dataclass
+class ClassifyConfig:
+    """Options of ``task: classify``."""
+
+    topk: int = 5  # the k of the top-k accuracy that evaluation reports (as ``topK``)
+
+    def __post_init__(self) -> None:
+        _check(self.topk >= 1, "classify.topk", "must be >= 1")
+
+
+@dataclass
+class GenerateConfig:
+    """Options of ``task: generate`` (models that reconstruct or generate images)."""
+
+    binarize: float | None = None  # threshold in (0, 1): pixels become 0/1 (Bernoulli data); None: keep grey
+    noise_std: float = 0.0  # denoising: Gaussian noise on the inputs in training, the clean image as target
+    samples: int = 16  # images in the reconstruction grid a run writes
+
+    def __post_init__(self) -> None:
+        _check(self.binarize is None or 0.0 < self.binarize < 1.0, "generate.binarize", "must be in (0, 1)")
+        _check(self.noise_std >= 0, "generate.noise_std", "must be >= 0")
+        _check(self.samples >= 1, "generate.samples", "must be >= 1")
+
+
+@dataclass
 class Config:
     name: str | None = None  # run name; default <dataset>_<model>
-    task: Literal["classify"] = "classify"
+    task: str = "classify"  # classify | generate (see `nnlab.tasks.TASKS`)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -203,6 +227,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     regularize: RegularizeConfig = field(default_factory=RegularizeConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
 
     @property
     def run_name(self) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -30,6 +31,28 @@ def confusion_png(cm: torch.Tensor, classes: list[str], path: str | Path, title:
                 v = int(cm[i, j])
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
                         color="white" if v > peak / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def image_grid_png(images: Sequence[torch.Tensor], path: str | Path, cols: int = 8,
+                   titles: Sequence[str] | None = None, title: str = "") -> Path:
+    """Images (C, H, W) with pixels in [0, 1] in a grid, optionally titled each and as a whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = max(1, min(cols, len(images)))
+    rows = max(1, -(-len(images) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, (2.0 if titles else 1.6) * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, img) in enumerate(zip(axes.flat, images)):
+        ax.imshow(img.permute(1, 2, 0).squeeze(-1).float().numpy(), cmap="gray", vmin=0, vmax=1)
+        if titles:
+            ax.set_title(titles[i], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -7,8 +7,10 @@ from typing import Sequence
 import torch
 
 from nnlab import config as cfgmod
-from nnlab.api import build_data, build_train_hooks, validate
+from nnlab.api import validate
 from nnlab.config import Config
+from nnlab.data import Preprocess
+from nnlab.tasks.classify import build_train_hooks, load_classification_data
 from nnlab.errors import UserError
 
 
@@ -19,8 +21,11 @@ def augmented_samples(cfg: Config, n: int = 16, seed: int | None = None
     if n < 1:
         raise UserError("--n must be at least 1")
     validate(cfg)
-    splits, pre = build_data(cfg, progress=False)
-    train, seed = splits["train"], cfg.seed if seed is None else seed
+    if cfg.task != "classify":
+        raise UserError(f"augment preview shows classification training batches; this config's task is {cfg.task!r}")
+    data = load_classification_data(cfg, progress=False)
+    pre = Preprocess(**data.info["preprocess"])
+    train, seed = data.splits["train"], cfg.seed if seed is None else seed
     torch.manual_seed(seed)  # the transform draws from the global RNG, as in training
     idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]
     x, y = pre.normalize(train.images[idx]), train.labels[idx]
@@ -45,22 +50,9 @@ def label_text(target: torch.Tensor, classes: Sequence[str]) -> str:
 def augment_preview(config: str | Path | Config, overrides: Sequence[str] = (), n: int = 16,
                     out: str | Path = "augment_preview.png", seed: int | None = None) -> Path:
     """Write a PNG grid of ``n`` augmented training samples titled with their (mixed) labels."""
-    from nnlab.plots import plt  # matplotlib only when a figure is drawn
+    from nnlab.plots import image_grid_png  # matplotlib only when a figure is drawn
 
     cfg = config if isinstance(config, Config) else cfgmod.load(config, list(overrides))
     pixels, targets, classes = augmented_samples(cfg, n, seed)
-    cols = min(n, 8)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 2.0 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, t in zip(axes.flat, pixels, targets):
-        ax.imshow(img.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(label_text(t, classes), fontsize=7)
-    fig.suptitle(f"{cfg.run_name}: augmented training samples", fontsize=9)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return image_grid_png(list(pixels), out, cols=8, titles=[label_text(t, classes) for t in targets],
+                          title=f"{cfg.run_name}: augmented training samples")

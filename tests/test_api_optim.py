@@ -18,8 +18,8 @@ def test_lr_mult_zero_leaves_parameters_bit_identical(digits_config, tmp_path):
     digits_config["optim"].update(name="adam", lr=0.01, weight_decay=1e-3, lr_mult={"features": 0})
     run = nnlab.fit(digits_config, runs_root=tmp_path, progress=False)
     api._seed_everything(run.config.seed)  # the initial weights, built as fit builds them
-    splits, pre = api.build_data(run.config, progress=False)
-    w0 = api._model_for(run.config, splits["train"].classes, pre).state_dict()
+    task = api.build_task(run.config)
+    w0 = task.build_model(task.load_data(progress=False).info).state_dict()
     w = _weights(run)
     assert all(torch.equal(w[k], w0[k]) for k in ("features.0.weight", "features.0.bias"))
     assert not torch.equal(w["head.weight"], w0["head.weight"])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import nnlab
-from nnlab.api import SUBSET_FILE, build_data
+from nnlab.api import RunDir, build_data
 from nnlab.config import from_dict
 from nnlab.data.splits import load_subset
 from nnlab.errors import DataError
@@ -20,7 +20,7 @@ def test_train_and_val_indices_pick_samples_and_travel_with_the_run(cfg, tmp_pat
     full, _ = build_data(from_dict(cfg), progress=False)
     tr, va = np.array([0, 0, 1, 2, 3] * 20), np.arange(100, 150)
     run = nnlab.fit(cfg, runs_root=tmp_path, progress=False, train_indices=tr, val_indices=va)
-    saved_tr, saved_va = load_subset(run.dir / SUBSET_FILE)
+    saved_tr, saved_va = load_subset(RunDir(run.dir).subset)
     assert saved_tr.tolist() == tr.tolist() and saved_va.tolist() == va.tolist()
     ev = nnlab.evaluate(run.dir, "val")  # the run's own validation samples, not the config's val split
     assert ev["count"] == 50

@@ -1,10 +1,13 @@
-"""nnlab eval RUN_DIR [--split test]: loss, top-1/5, per-class P/R/F1, confusion matrix (table + PNG)."""
+"""nnlab eval RUN_DIR [--split test]: the run's task metrics on a split; for classification also per-class
+P/R/F1 and the confusion matrix (table + PNG), for generation a reconstruction grid (PNG)."""
 from __future__ import annotations
 
 import argparse
 
 import nnlab
 from nnlab.cli.table import print_table
+
+_SKIP = {"task", "split", "count", "classes", "confusion", "per_class"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,13 +18,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _label(key: str, value: float) -> str:
+    """``acc`` reads as top-1 accuracy, ``top5`` as top-5; other metrics as they are named."""
+    if key == "acc":
+        return f"top-1 {value:.2%}"
+    if key.startswith("top") and key[3:].isdigit():
+        return f"top-{key[3:]} {value:.2%}"
+    return f"{key} {value:.4f}"
+
+
 def run(args: argparse.Namespace) -> int:
     r = nnlab.evaluate(args.run_dir, args.split, args.weights)
-    print(f"{args.split}: {r['count']} images  loss {r['loss']:.4f}  top-1 {r['top1']:.2%}  top-5 {r['top5']:.2%}")
-    rows = [[name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
-            for name, m in r["per_class"].items()]
-    print_table(["class", "precision", "recall", "f1", "support"], rows)
-    print("\nconfusion matrix (rows: true, columns: predicted)")
-    print_table(["", *r["classes"]], [[c, *row] for c, row in zip(r["classes"], r["confusion"])])
-    print(f"\nconfusion matrix PNG: {r['confusion_png']}")
+    scalars = {k: v for k, v in r.items() if k not in _SKIP and isinstance(v, float)}
+    shown = "  ".join(_label(k, v) for k, v in scalars.items())
+    print(f"{args.split}: {r.get('count', '?')} images  {shown}")
+    if "per_class" in r:
+        rows = [[name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
+                for name, m in r["per_class"].items()]
+        print_table(["class", "precision", "recall", "f1", "support"], rows)
+        print("\nconfusion matrix (rows: true, columns: predicted)")
+        print_table(["", *r["classes"]], [[c, *row] for c, row in zip(r["classes"], r["confusion"])])
+    for key, value in r.items():
+        if key.endswith("_png"):
+            print(f"\n{key.removesuffix('_png').replace('_', ' ')} PNG: {value}")
     return 0

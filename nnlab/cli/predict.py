@@ -1,4 +1,4 @@
-"""nnlab predict RUN_DIR IMAGE... [--top 5]"""
+"""nnlab predict RUN_DIR IMAGE... [--top 5] [--out DIR]"""
 from __future__ import annotations
 
 import argparse
@@ -7,16 +7,20 @@ import nnlab
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="classify image files with a trained run")
+    p = sub.add_parser("predict", help="apply a trained run to image files (classes, or reconstructions)")
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+")
-    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--top", type=int, default=5, help="classification: how many classes to show per image")
+    p.add_argument("--out", default=None, help="generation: folder for each image beside its reconstruction")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for r in nnlab.predict(args.run_dir, args.images, args.top):
+    options = {"out": args.out} if args.out else {}
+    for r in nnlab.predict(args.run_dir, args.images, args.top, **options):
         print(r["image"])
-        for t in r["top"]:
+        for t in r.get("top", []):
             print(f"  {t['prob']:7.2%}  {t['class']}")
+        if "mse" in r:
+            print(f"  reconstruction mse {r['mse']:.5f}" + (f"  -> {r['png']}" if "png" in r else ""))
     return 0

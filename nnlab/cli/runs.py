@@ -19,7 +19,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"no runs under {args.runs}")
         return 0
     fmt = lambda v: "" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
-    print_table(["run", "model", "status", "epochs", "monitor", "best", "best_epoch", "test_acc"],
-                [[fmt(r[k]) for k in ("run", "model", "status", "epochs", "monitor", "best", "best_epoch",
-                                      "test_acc")] for r in rows])
+    keys = ("run", "task", "model", "status", "epochs", "monitor", "best", "best_epoch", "test")
+    print_table([*keys[:-1], "test (monitor)"], [[fmt(r[k]) for k in keys] for r in rows])
     return 0

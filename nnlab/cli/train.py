@@ -42,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
     if meta.get("best") is not None:
         print(f"best {meta['monitor']}: {meta['best']:.4f} at epoch {meta['best_epoch']}")
     if result.test is not None:
-        print(f"test accuracy: {result.test['acc']:.2%}  (loss {result.test['loss']:.4f})")
+        test = result.test
+        if "acc" in test:
+            print(f"test accuracy: {test['acc']:.2%}  (loss {test['loss']:.4f})")
+        else:
+            print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
     print(f"run directory: {result.dir}")
     return 0

@@ -57,6 +57,9 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     if tolerance <= 0:
         raise UserError(f"export tolerance must be positive, got {tolerance}")
     run = load_run(run_dir, weights)
+    if not run.task.exportable:
+        raise ExportError(f"{run.dir} is a {run.config.task} run; export and deploy serve classification runs "
+                          "for now")
     if getattr(run.model, "needs_training", True) is False:
         raise ExportError(f"model {run.config.model.name!r} memorizes its training set (a lookup, not a "
                           "network) and cannot be exported; train a network to deploy it")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from nnlab.engine import checkpoint
+from nnlab.engine.runs import RunDir
 
 if TYPE_CHECKING:
     from nnlab.engine.trainer import Trainer
@@ -34,36 +35,26 @@ class Checkpoint(Callback):
     """Atomic ``last.pt`` every ``interval`` epochs and at the end, ``best.pt`` when the monitored
     metric improves, and ``epoch-N.pt`` snapshots of which the newest ``keep_last`` are kept."""
 
-    def __init__(self, folder: str | Path, interval: int = 1, keep_last: int = 0) -> None:
-        self.folder = Path(folder)
+    def __init__(self, run: RunDir, interval: int = 1, keep_last: int = 0) -> None:
+        self.run = run
         self.interval = interval
         self.keep_last = keep_last
-
-    @property
-    def last(self) -> Path:
-        return self.folder / "last.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.folder / "best.pt"
 
     def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
         st = trainer.state
         if st.best_epoch == st.epoch:
             checkpoint.save({"model": trainer.model.state_dict(), "epoch": st.epoch,
-                             "metric": st.best, "monitor": trainer.monitor}, self.best)
+                             "metric": st.best, "monitor": trainer.monitor}, self.run.best)
         final = st.epoch >= trainer.epochs or st.stop_reason is not None
         if st.epoch % self.interval == 0 or final:
-            checkpoint.save(trainer.state_dict(), self.last)
+            checkpoint.save(trainer.state_dict(), self.run.last)
             if self.keep_last > 0:
-                checkpoint.save({"model": trainer.model.state_dict(), "epoch": st.epoch},
-                                self.folder / f"epoch-{st.epoch}.pt")
-                snaps = sorted(self.folder.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-                for old in snaps[: -self.keep_last]:
+                checkpoint.save({"model": trainer.model.state_dict(), "epoch": st.epoch}, self.run.snapshot(st.epoch))
+                for old in self.run.snapshots()[: -self.keep_last]:
                     old.unlink()
 
     def on_interrupt(self, trainer: "Trainer") -> None:
-        checkpoint.save(trainer.state_dict(), self.last)
+        checkpoint.save(trainer.state_dict(), self.run.last)
 
 
 class EarlyStopping(Callback):

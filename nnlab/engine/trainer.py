@@ -1,6 +1,9 @@
 """The training loop: forward, loss, backward, step, visible top to bottom (nanoGPT style).
 
-Batch GD, SGD and mini-batch GD differ only in the loader's batch size (notes: 경사하강법 / SGD / MSGD).
+The loop is task-agnostic: a task (``nnlab.tasks``) turns a batch into ``(loss, logs)`` and supplies the
+evaluator that validation runs; the trainer moves batches to the device, steps the optimizers, and keeps
+the state that makes a stopped run resumable exactly. Batch GD, SGD and mini-batch GD differ only in the
+loader's batch size (notes: 경사하강법 / SGD / MSGD).
 """
 from __future__ import annotations
 
@@ -10,23 +13,49 @@ import random
 import signal
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from nnlab.engine.batch import LogSums, batch_len, to_device
 from nnlab.engine.callbacks import Callback
-from nnlab.engine.metrics import hard_labels
 from nnlab.engine.progress import Progress
 from nnlab.errors import TrainingStopped
 
+Logs = dict[str, torch.Tensor]
+StepFn = Callable[[str, torch.Tensor], None]
+
 
 class Loader(Protocol):
-    """What the trainer needs of a data loader; ``nnlab.data.TensorLoader`` is the usual one."""
+    """What the trainer needs of a data loader: batches of any structure the task understands (tensors,
+    dicts, lists of dicts), a length, and optionally ``state_dict`` / ``load_state_dict(state, resume_batch)``."""
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+    def __iter__(self) -> Iterator[Any]: ...
     def __len__(self) -> int: ...
+
+
+class Evaluator(Protocol):
+    """A metric accumulator: ``update`` per batch (no host sync needed), ``compute`` once at the end."""
+
+    def update(self, model: nn.Module, batch: Any) -> None: ...
+    def compute(self) -> dict[str, float]: ...
+
+
+class StepTask(Protocol):
+    """What the trainer needs of a task (every ``nnlab.tasks.Task`` is one).
+
+    ``training_step(model, batch) -> (loss, logs)``: the trainer does backward, accumulation, clipping and
+    the step. A task with ``manual_optimization`` instead gets ``manual_step(model, batch, step)`` and calls
+    ``step(optimizer_name, loss)`` itself, once per optimizer it trains (a GAN: discriminator, then generator).
+    ``logs`` are detached batch means the trainer averages over the epoch, weighted by batch size."""
+
+    manual_optimization: bool
+
+    def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Logs]: ...
+    def manual_step(self, model: nn.Module, batch: Any, step: StepFn) -> tuple[torch.Tensor, Logs]: ...
+    def evaluator(self) -> Evaluator: ...
 
 
 @dataclass
@@ -49,36 +78,34 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module, device: torch.device,
+def evaluate(model: nn.Module, loader: Iterable, evaluator: Evaluator, device: torch.device,
              precision: str = "fp32", channels_last: bool = False) -> dict[str, float]:
-    """Mean loss and top-1 accuracy over a loader, in inference mode."""
+    """The one evaluation loop (fit's validation and test, ``nnlab eval``, cv, ensembles): the task's
+    evaluator over a loader, in inference mode, with the run's precision and memory format."""
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
     with torch.inference_mode(), _autocast(device, precision):
-        for x, y in loader:
-            x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
-            out = model(x)
-            loss_sum += float(loss_fn(out, y)) * len(y)
-            correct += int((out.argmax(1) == hard_labels(y)).sum())
-            count += len(y)
-    return {"loss": loss_sum / max(count, 1), "acc": correct / max(count, 1)}
+        for batch in loader:
+            evaluator.update(model, to_device(batch, device, channels_last))
+    return evaluator.compute()
 
 
 class Trainer:
     """Runs epochs of training and validation and calls the callbacks at a few hook points."""
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, *,
+    def __init__(self, model: nn.Module, task: StepTask,
+                 optimizers: torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer], *,
                  epochs: int, device: torch.device, accumulate: int = 1, precision: str = "fp32",
-                 channels_last: bool = False, scheduler: Any = None, callbacks: Iterable[Callback] = (),
-                 monitor: str = "val_acc", mode: str = "max", progress: bool = True,
-                 clip_norm: float | None = None, clip_value: float | None = None, regularizer: Any = None) -> None:
-        """``regularizer``: optional step hook with ``forward(model, x)`` (e.g. weight noise) and
-        ``penalty(model)`` (an extra loss term, logged as ``penalty``); see nnlab.regularize."""
-        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
-        self.regularizer = regularizer
+                 channels_last: bool = False, schedulers: Mapping[str, Any] | None = None,
+                 callbacks: Iterable[Callback] = (), monitor: str = "val_loss", mode: str = "min",
+                 progress: bool = True, clip_norm: float | None = None, clip_value: float | None = None) -> None:
+        """``optimizers``: one optimizer, or several by name for a task that steps them itself;
+        ``schedulers``: learning-rate schedulers by the name of their optimizer (``per_step`` attribute:
+        stepped after every optimizer step instead of every epoch)."""
+        self.model, self.task = model, task
+        self.optimizers = dict(optimizers) if isinstance(optimizers, Mapping) else {"main": optimizers}
+        self.schedulers = {k: v for k, v in (schedulers or {}).items() if v is not None}
         self.epochs, self.device, self.accumulate = epochs, device, accumulate
         self.precision, self.channels_last = precision, channels_last
-        self.scheduler = scheduler
         self.clip_norm, self.clip_value = clip_norm, clip_value
         self.callbacks = list(callbacks)
         self.monitor, self.mode = monitor, mode
@@ -99,92 +126,111 @@ class Trainer:
                 t0 = time.perf_counter()
                 metrics = self.train_one_epoch(train_loader, bar)
                 if val_loader is not None:
-                    val = evaluate(self.model, val_loader, self.loss_fn, self.device,
+                    val = evaluate(self.model, val_loader, self.task.evaluator(), self.device,
                                    self.precision, self.channels_last)
                     metrics.update({f"val_{k}": v for k, v in val.items()})
-                metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+                metrics.update(self._learning_rates())
                 metrics["time"] = time.perf_counter() - t0
                 self._end_epoch(metrics)
-                bar.write(_format_epoch(self.state.epoch, self.epochs, metrics))
+                bar.write(format_epoch(self.state.epoch, self.epochs, metrics))
         self._call("on_fit_end")
         return self.state
 
     def train_one_epoch(self, loader: Loader, bar: Progress | None = None) -> dict[str, float]:
         self.model.train()
-        sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, **self.state.partial}
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)  # summed on device: no sync per batch
-        batches = iter(loader)
-        for i, (x, y) in enumerate(batches, start=self.state.batch):
-            x, y = _to(x, self.device, self.channels_last), y.to(self.device, non_blocking=True)
-            out, loss, penalty = self._forward(x, y)
-            ((loss if penalty is None else loss + penalty) / self.accumulate).backward()
-            if (i + 1) % self.accumulate == 0 or i + 1 == len(loader):
-                self._step(x, y)
-                self.optimizer.zero_grad(set_to_none=True)
-                self.state.step += 1
-                if self.scheduler is not None and getattr(self.scheduler, "per_step", False):
-                    self.scheduler.step()
+        sums = LogSums(self.state.partial, self.device)  # summed on device: no host sync per log
+        for i, batch in enumerate(loader, start=self.state.batch):
+            batch = to_device(batch, self.device, self.channels_last)
+            loss, logs = self._train_step(batch, last=(i + 1) % self.accumulate == 0 or i + 1 == len(loader))
             value = loss.item()
             if not math.isfinite(value):
-                raise TrainingStopped(
-                    f"loss became {value} at epoch {self.state.epoch + 1}, batch {i + 1}; training stopped and "
-                    "the last good checkpoint was kept. Lower the learning rate (optim.lr) or check the data.")
-            sums["loss"] += value * len(y)
-            if penalty is not None:
-                sums["penalty"] = sums.get("penalty", 0.0) + penalty.item() * len(y)
-            correct += (out.argmax(1) == hard_labels(y)).sum()
-            sums["count"] += len(y)
+                raise TrainingStopped(f"loss became {value} at epoch {self.state.epoch + 1}, batch {i + 1}; "
+                                      "training stopped. Lower the learning rate (optim.lr) or check the data.")
+            sums.add(value, logs, batch_len(batch))
             self.state.batch = i + 1
             self._call("on_batch_end", value)
             if bar is not None:
                 bar.update(value)
             if self._stop_requested:
-                self.state.partial = {**sums, "correct": sums["correct"] + int(correct)}
+                self.state.partial = sums.state()
                 raise KeyboardInterrupt
-        sums["correct"] += int(correct)
         self.state.batch, self.state.partial = 0, {}
-        extra = {"penalty": sums["penalty"] / max(sums["count"], 1)} if "penalty" in sums else {}
-        return {"loss": sums["loss"] / max(sums["count"], 1), "acc": sums["correct"] / max(sums["count"], 1), **extra}
+        return sums.means()
 
-    def _forward(self, x: torch.Tensor, y: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Training forward pass: outputs, data loss and the regularizer's penalty (None without one)."""
+    def _train_step(self, batch: Any, last: bool) -> tuple[torch.Tensor, Logs]:
+        """One batch: the task's step, then backward and (every ``accumulate`` batches) the optimizer step."""
+        if self.task.manual_optimization:
+            with _autocast(self.device, self.precision):
+                loss, logs = self.task.manual_step(self.model, batch, self._step_one)
+            self.state.step += 1
+            return loss, logs
         with _autocast(self.device, self.precision):
-            out = self.model(x) if self.regularizer is None else self.regularizer.forward(self.model, x)
-            loss = self.loss_fn(out, y)
-        penalty = self.regularizer.penalty(self.model) if self.regularizer is not None else None
-        return out, loss, penalty
+            loss, logs = self.task.training_step(self.model, batch)
+        (loss / self.accumulate).backward()
+        if last:
+            for opt in self.optimizers.values():
+                self._clip(opt)
+                opt.step(self._closure(opt, batch))
+                opt.zero_grad(set_to_none=True)
+            self.state.step += 1
+            self._step_schedulers(per_step=True)
+        return loss, logs
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Clip the gradients and step; LBFGS re-evaluates the loss on this batch through a closure."""
-        closure = None
-        if isinstance(self.optimizer, torch.optim.LBFGS):
-            def closure() -> torch.Tensor:
-                self.optimizer.zero_grad(set_to_none=True)
-                _, loss, penalty = self._forward(x, y)
-                (loss if penalty is None else loss + penalty).backward()
-                self._clip()
-                return loss.detach()
-        self._clip()
-        self.optimizer.step(closure)
+    def _step_one(self, name: str, loss: torch.Tensor) -> None:
+        """Backward, clip and step one named optimizer (for tasks that own their optimizer steps)."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self._clip(opt)
+        opt.step()
+        sched = self.schedulers.get(name)
+        if sched is not None and getattr(sched, "per_step", False):
+            sched.step()
 
-    def _clip(self) -> None:
+    def _closure(self, opt: torch.optim.Optimizer, batch: Any) -> Callable[[], torch.Tensor] | None:
+        """LBFGS re-evaluates the loss on this batch through a closure; other optimizers take none."""
+        if not isinstance(opt, torch.optim.LBFGS):
+            return None
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            with _autocast(self.device, self.precision):
+                loss, _ = self.task.training_step(self.model, batch)
+            loss.backward()
+            self._clip(opt)
+            return loss.detach()
+
+        return closure
+
+    def _clip(self, opt: torch.optim.Optimizer) -> None:
         if self.clip_norm is None and self.clip_value is None:
             return
-        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
         if self.clip_value is not None:
             nn.utils.clip_grad_value_(params, self.clip_value)
         if self.clip_norm is not None:
             nn.utils.clip_grad_norm_(params, self.clip_norm)
 
+    def _step_schedulers(self, per_step: bool, metrics: dict[str, float] | None = None) -> None:
+        for sched in self.schedulers.values():
+            if bool(getattr(sched, "per_step", False)) != per_step:
+                continue
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step((metrics or {})[self.monitor])
+            else:
+                sched.step()
+
+    def _learning_rates(self) -> dict[str, float]:
+        """``lr`` of the first optimizer, plus ``lr_<name>`` of each further one."""
+        names = list(self.optimizers)
+        out = {"lr": self.optimizers[names[0]].param_groups[0]["lr"]}
+        out.update({f"lr_{n}": self.optimizers[n].param_groups[0]["lr"] for n in names[1:]})
+        return out
+
     def _end_epoch(self, metrics: dict[str, float]) -> None:
         st = self.state
         st.epoch += 1
-        if self.scheduler is not None and not getattr(self.scheduler, "per_step", False):
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(metrics[self.monitor])
-            else:
-                self.scheduler.step()
+        self._step_schedulers(per_step=False, metrics=metrics)
         value = metrics.get(self.monitor)
         if value is not None and math.isfinite(value):
             sign = 1.0 if self.mode == "max" else -1.0
@@ -194,13 +240,13 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: weights, optimizer, scheduler, RNGs, loader, callbacks."""
+        """Everything needed to continue exactly: weights, optimizers, schedulers, RNGs, loader, callbacks."""
         loader_state = getattr(self.train_loader, "state_dict", None)
         return {
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "optimizer_class": type(self.optimizer).__name__,
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+            "optimizer_classes": {k: type(opt).__name__ for k, opt in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "train_state": asdict(self.state),
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "loader": loader_state() if loader_state else None,
@@ -210,9 +256,12 @@ class Trainer:
 
     def load_state_dict(self, ckpt: dict[str, Any], loader: Any = None) -> None:
         self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.scheduler is not None and ckpt.get("scheduler") is not None:
-            self.scheduler.load_state_dict(ckpt["scheduler"])
+        for name, state in saved_optimizers(ckpt).items():
+            self.optimizers[name].load_state_dict(state)
+        saved_schedulers = ckpt.get("schedulers", {"main": ckpt.get("scheduler")})  # older runs: one of each
+        for name, sched in self.schedulers.items():
+            if saved_schedulers.get(name) is not None:
+                sched.load_state_dict(saved_schedulers[name])
         self.state = TrainState(**ckpt["train_state"])
         self.state.stop_reason = None
         for cb, st in zip(self.callbacks, ckpt.get("callbacks", [])):
@@ -261,6 +310,15 @@ class Trainer:
             self._stop_requested = False
 
 
+def saved_optimizers(ckpt: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The optimizer states of a checkpoint by name (runs from before named optimizers saved one)."""
+    return ckpt["optimizers"] if "optimizers" in ckpt else {"main": ckpt["optimizer"]}
+
+
+def saved_optimizer_classes(ckpt: dict[str, Any]) -> dict[str, str]:
+    return ckpt["optimizer_classes"] if "optimizer_classes" in ckpt else {"main": ckpt.get("optimizer_class", "")}
+
+
 def _set_signal(handler: Any) -> bool:
     try:
         signal.signal(signal.SIGINT, handler)
@@ -269,20 +327,19 @@ def _set_signal(handler: Any) -> bool:
         return False
 
 
-def _to(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    x = x.to(device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.ndim == 4 else x
-
-
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def _format_epoch(epoch: int, epochs: int, m: dict[str, float]) -> str:
-    parts = [f"epoch {epoch}/{epochs}", f"loss {m['loss']:.4f}", f"acc {m['acc']:.2%}"]
-    if "val_loss" in m:
-        parts += [f"val_loss {m['val_loss']:.4f}", f"val_acc {m['val_acc']:.2%}"]
-    parts += [f"lr {m['lr']:.3g}", f"{m['time']:.1f}s"]
+def format_epoch(epoch: int, epochs: int, m: dict[str, float]) -> str:
+    """``epoch 3/10  loss 0.1234  acc 95.00%  val_loss ...  lr 0.01  1.2s``: accuracies as percentages."""
+    parts = [f"epoch {epoch}/{epochs}"]
+    for k, v in m.items():
+        if k == "time":
+            continue
+        parts.append(f"{k} {v:.2%}" if k.endswith("acc") else f"{k} {v:.3g}" if k.startswith("lr")
+                     else f"{k} {v:.4f}")
+    parts.append(f"{m['time']:.1f}s")
     return "  ".join(parts)

@@ -63,7 +63,7 @@ def cross_validate(config: ConfigLike, overrides: Sequence[str] = (), folds: int
         run = nnlab.fit(with_values(cfg, {"name": f"{cfg.run_name}_fold{i}"}), runs_root=runs_root,
                         progress=progress, train_indices=tr, val_indices=va)
         val = nnlab.evaluate(run.dir, "val")
-        fold = Fold(i, len(tr), len(va), val["top1"], val["loss"], run.dir)
+        fold = Fold(i, len(tr), len(va), val["acc"], val["loss"], run.dir)
         result.folds.append(fold)
         if on_fold is not None:
             on_fold(fold)

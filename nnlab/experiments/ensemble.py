@@ -135,10 +135,10 @@ def average(run_specs: Sequence[str], voting: Voting = "soft") -> EnsembleResult
     if len(run_specs) < 2:
         raise UserError("an ensemble needs at least 2 runs (RUN_DIR or RUN_DIR@epoch-N)")
     runs = [_load_spec(spec) for spec in run_specs]
-    ref, ref_test = runs[0], run_data(runs[0].dir, runs[0].config)["test"]
+    ref, ref_test = runs[0], run_data(runs[0].dir, runs[0].config).splits["test"]
     logits, result = [], EnsembleResult(f"average ({voting} voting)", [], 0.0)
     for spec, run in zip(run_specs, runs):
-        test = run_data(run.dir, run.config)["test"]
+        test = run_data(run.dir, run.config).splits["test"]
         if run.classes != ref.classes or not torch.equal(test.images, ref_test.images) \
                 or not torch.equal(test.labels, ref_test.labels):
             raise UserError(f"{spec} was tested on a different test set than {run_specs[0]} (other data, "

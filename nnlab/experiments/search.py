@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 
 import nnlab
 from nnlab import config as cfgmod
-from nnlab.api import validate
+from nnlab.api import monitor_of, validate
 from nnlab.config import Config
 from nnlab.errors import TrainingStopped, UserError
 from nnlab.experiments.common import ConfigLike, resolve, with_values
@@ -56,8 +56,7 @@ class SearchSpec:
 
     @property
     def direction(self) -> str:
-        t = cfgmod.from_dict(self.config).train
-        mode = t.mode if t.mode != "auto" else ("min" if "loss" in t.monitor else "max")
+        mode = monitor_of(cfgmod.from_dict(self.config))[1]
         return "maximize" if mode == "max" else "minimize"
 
 
@@ -186,7 +185,7 @@ def _worker_main(spec: SearchSpec, index: int) -> None:
 
 def _objective(spec: SearchSpec) -> Callable[[optuna.Trial], float]:
     base = cfgmod.from_dict(spec.config)
-    monitor = base.train.monitor
+    monitor = monitor_of(base)[0]
 
     def objective(trial: optuna.Trial) -> float:
         values = {p.name: p.suggest(trial) for p in spec.params}

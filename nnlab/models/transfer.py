@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from nnlab.engine import checkpoint
+from nnlab.engine.runs import RunDir
 from nnlab.errors import ConfigError, UserError
 
 BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -44,11 +45,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Weights from an nnlab run folder (best.pt, else last.pt), an nnlab checkpoint or a plain state dict."""
     path = Path(path)
     if path.is_dir():
-        ckpts = [path / "checkpoints" / n for n in ("best.pt", "last.pt")]
-        found = [p for p in ckpts if p.is_file()]
-        if not found:
-            raise UserError(f"model.weights: {path} has no checkpoints/best.pt or last.pt")
-        path = found[0]
+        try:
+            path = RunDir(path).weights("best")
+        except UserError as e:
+            raise UserError(f"model.weights: {e}") from None
     obj = checkpoint.load(path)
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -5,7 +5,7 @@
   ``lam ~ Beta(alpha, alpha)`` drawn per sample.
 - CutMix (Yun et al. 2019, arXiv:1905.04899): a box of area ``(1 - lam)`` of image j pasted into image i;
   after the box is clipped to the image the label weight is the box's *actual* area fraction.
-Partners j are a random permutation of the batch. The loss takes the soft targets (engine/losses.py).
+Partners j are a random permutation of the batch. The loss takes the soft targets (nnlab/models/losses.py).
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Path as PathP
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from nnlab.api import RunDir
 from nnlab.web.auth import require_read, require_write
 from nnlab.web.datasets import samples
 from nnlab.web.inspect import inspect_image
@@ -189,10 +190,11 @@ async def job_events(job_id: Id, request: Request) -> StreamingResponse:
 @router.get("/jobs/{job_id}/model", dependencies=read, response_class=FileResponse,
             summary="download the trained weights (best checkpoint, else last)")
 def download_model(job_id: Id, request: Request) -> FileResponse:
-    folder = wb(request).run_dir(job_id) / "checkpoints"
-    path = folder / "best.pt" if (folder / "best.pt").is_file() else folder / "last.pt"
-    if not path.is_file():
-        raise HTTPException(409, f"job {job_id} has no checkpoint yet")
+    run = RunDir(wb(request).run_dir(job_id))
+    try:
+        path = run.weights("best")
+    except UserError:
+        raise HTTPException(409, f"job {job_id} has no checkpoint yet") from None
     return FileResponse(path, filename=f"job-{job_id}-{path.name}", media_type="application/octet-stream")
 
 

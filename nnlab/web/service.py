@@ -12,7 +12,7 @@ import numpy as np
 
 import nnlab
 from nnlab import config as cfgmod
-from nnlab.api import lr_preview, validate
+from nnlab.api import RunDir, lr_preview, monitor_of, read_meta, validate
 from nnlab.errors import UserError
 from nnlab.models import DATA_ARGS, MODELS
 from nnlab.optim import OPTIMIZERS, SCHEDULES
@@ -173,11 +173,11 @@ class Workbench:
         """The job with its metrics, best epoch, ETA and log tail."""
         job = self.job(job_id)
         rows = self.store.metrics(job_id)
-        monitor = job["config"]["train"]["monitor"]
+        monitor, mode = monitor_of(cfgmod.from_dict(job["config"]))
         key = monitor if not rows or monitor in rows[0] else monitor.removeprefix("val_")
         best = None
         if rows and key in rows[0]:
-            pick = min if "loss" in key else max
+            pick = min if mode == "min" else max
             best = pick(rows, key=lambda r: r[key])["epoch"]
         epochs = job["config"]["train"]["epochs"]
         eta = None
@@ -189,16 +189,21 @@ class Workbench:
 
     def run_dir(self, job_id: int) -> Path:
         job = self.job(job_id)
-        if not job["run_dir"] or not (Path(job["run_dir"]) / "checkpoints").is_dir():
+        if not job["run_dir"] or not RunDir(job["run_dir"]).checkpoints.is_dir():
             raise Conflict(f"job {job_id} has no trained model yet")
         return Path(job["run_dir"])
 
     # ------------------------------------------------------------------ inference
     def classes(self, job_id: int) -> list[str]:
-        meta = nnlab.load_run(self.run_dir(job_id)).meta
+        """The class names of a classification job's run (a clear conflict for other tasks)."""
+        meta = read_meta(self.run_dir(job_id))
+        task = meta.get("task", "classify")
+        if task != "classify":
+            raise Conflict(f"job {job_id} trained a {task} model; classifying images needs a classification job")
         return list(meta["classes"])
 
     def classify(self, job_id: int, files: list[Path], topk: int = 5) -> list[dict[str, Any]]:
+        self.classes(job_id)  # refuses other tasks before any image is read
         return nnlab.predict(self.run_dir(job_id), files, max(1, topk))
 
     def classify_folder(self, job_id: int, path: str, topk: int = 5) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 import nnlab
+from nnlab.api import RunDir
 from nnlab.errors import TrainingStopped, UserError
 from nnlab.inference import list_runs
 from nnlab.web.jobs import DB_ENV, job_root
@@ -41,7 +42,7 @@ def main(job_id: int, db_url: str, runs: Path) -> int:
         return "aborted from the workbench" if store.job(job_id)["status"] == "aborting" else None
 
     resume = job["run_dir"] if job["resume"] and job["run_dir"] else None
-    if resume and not (Path(resume) / "checkpoints" / "last.pt").is_file():
+    if resume and not RunDir(resume).last.is_file():
         resume = None  # died before its first checkpoint: start over
     print(f"[{now()}] job {job_id}: {'resuming ' + resume if resume else 'starting'}", flush=True)
     try:

@@ -5,8 +5,10 @@ from torch import nn
 from nnlab.data import ImageDataset, Preprocess, TensorLoader
 from nnlab.engine import checkpoint
 from nnlab.engine.callbacks import Callback, Checkpoint, CSVLogger, EarlyStopping
-from nnlab.engine.losses import LOSSES
+from nnlab.models.losses import LOSSES
+from nnlab.engine.runs import RunDir
 from nnlab.engine.trainer import Trainer
+from nnlab.tasks.classify import Classify
 from nnlab.errors import TrainingStopped
 
 
@@ -18,8 +20,9 @@ def _data(n=64, seed=0):
 
 
 def _trainer(model, lr=0.1, epochs=1, **kw):
+    kw = {"monitor": "val_acc", "mode": "max", **kw}  # the classification task's defaults
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    return Trainer(model, opt, LOSSES.build("cross_entropy"), epochs=epochs, device=torch.device("cpu"),
+    return Trainer(model, Classify(loss=LOSSES.build("cross_entropy"), num_classes=2), opt, epochs=epochs, device=torch.device("cpu"),
                    progress=False, **kw)
 
 
@@ -90,11 +93,11 @@ def test_nan_in_a_later_epoch_keeps_the_last_good_checkpoint(tmp_path):
     def loss_fn(out, y):  # finite for the 4 batches of epoch 1, then NaN
         return ce(out, y) * (float("nan") if next(calls) >= 4 else 1.0)
 
-    t = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), loss_fn, epochs=3, device=torch.device("cpu"),
-                progress=False, callbacks=[Checkpoint(tmp_path)])
+    t = Trainer(model, Classify(loss=loss_fn, num_classes=2), torch.optim.SGD(model.parameters(), lr=0.1), epochs=3,
+                device=torch.device("cpu"), progress=False, callbacks=[Checkpoint(RunDir(tmp_path))])
     with pytest.raises(TrainingStopped, match="epoch 2, batch 1"):
         t.fit(TensorLoader(ds, Preprocess.fit(ds.images), 16))
-    saved = checkpoint.load(tmp_path / "last.pt")
+    saved = checkpoint.load(RunDir(tmp_path).last)
     assert saved["train_state"]["epoch"] == 1 and torch.isfinite(saved["model"]["1.weight"]).all()
 
 

@@ -4,8 +4,9 @@ import torch
 from torch import nn
 
 from nnlab.data import ImageDataset, Preprocess, TensorLoader
-from nnlab.engine.losses import LOSSES
+from nnlab.models.losses import LOSSES
 from nnlab.engine.trainer import Trainer, evaluate
+from nnlab.tasks.classify import Classify
 from nnlab.optim import build_optimizer
 
 
@@ -19,7 +20,7 @@ def _setup(seed=0):
 
 
 def _fit(model, loader, opt, epochs=1, **kw):
-    Trainer(model, opt, LOSSES.build("cross_entropy"), epochs=epochs, device=torch.device("cpu"), progress=False,
+    Trainer(model, Classify(loss=LOSSES.build("cross_entropy"), num_classes=2), opt, epochs=epochs, device=torch.device("cpu"), progress=False,
             **kw).fit(loader)
 
 
@@ -46,7 +47,7 @@ def test_clip_value_bounds_every_element():
 
 def test_lbfgs_steps_through_the_closure():
     model, loader = _setup()
-    loss_fn = LOSSES.build("cross_entropy")
-    start = evaluate(model, loader, loss_fn, torch.device("cpu"))["loss"]
+    task = Classify(loss=LOSSES.build("cross_entropy"), num_classes=2)
+    start = evaluate(model, loader, task.evaluator(), torch.device("cpu"))["loss"]
     _fit(model, loader, build_optimizer(model, "lbfgs", max_iter=10), epochs=2)
-    assert evaluate(model, loader, loss_fn, torch.device("cpu"))["loss"] < 0.5 * start
+    assert evaluate(model, loader, task.evaluator(), torch.device("cpu"))["loss"] < 0.5 * start

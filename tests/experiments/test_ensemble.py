@@ -5,7 +5,7 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from nnlab.api import SUBSET_FILE
+from nnlab.api import RunDir
 from nnlab.data.splits import load_subset
 from nnlab.errors import UserError
 from nnlab.experiments.ensemble import (average, bagging, hard_vote, samme_predict, samme_update, snapshots,
@@ -47,7 +47,7 @@ def test_bagging_members_see_different_bootstrap_samples(tiny_config, tmp_path):
     r = bagging(tiny_config, members=2, runs_root=tmp_path)
     assert len(r.members) == 2 and 0 < r.test_acc <= 1
     dirs = sorted((tmp_path / "classify").iterdir())
-    samples = [load_subset(d / SUBSET_FILE)[0] for d in dirs]
+    samples = [load_subset(RunDir(d).subset)[0] for d in dirs]
     n = len(samples[0])
     for s in samples:
         assert len(s) == n and 0.55 < len(np.unique(s)) / n < 0.71  # with replacement: ~63% distinct

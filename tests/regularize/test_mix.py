@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nnlab.engine.losses import CrossEntropy
+from nnlab.models.losses import CrossEntropy
 from nnlab.regularize.mix import Mixer, box_mask, clipped_boxes, cutmix, mixup, one_hot, smooth_labels
 
 

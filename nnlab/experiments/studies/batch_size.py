@@ -15,7 +15,7 @@ EPSILON, DIRECTIONS = 0.05, 8
 def sharpness(run: LoadedRun, epsilon: float = EPSILON, directions: int = DIRECTIONS, seed: int = 0) -> float:
     """Mean training-loss increase when every weight tensor W moves by epsilon * ||W|| along a random unit
     direction (a filter-normalized probe of the minimum's flatness, after Li et al. 2018)."""
-    splits = run_data(run.dir, run.config)
+    splits = run_data(run.dir, run.config).splits
     loss = lambda: float(torch.nn.functional.cross_entropy(*outputs(run, "train", splits)))  # noqa: E731
     base = loss()
     gen = torch.Generator().manual_seed(seed)

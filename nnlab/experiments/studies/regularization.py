@@ -79,7 +79,7 @@ def run_setting(ctx: StudyContext, base: Config, name: str, values: dict[str, An
         res.seconds.append(time.perf_counter() - t0)
         weights = "best" if "train.early_stopping.patience" in values else "last"
         loaded = load_run(run.dir, weights)
-        splits = run_data(run.dir, run.config)
+        splits = run_data(run.dir, run.config).splits
         for split, into in (("train", res.train), ("val", res.val), ("test", res.test)):
             logits, labels = outputs(loaded, split, splits)
             into.append(float((logits.argmax(1) == labels).float().mean()))

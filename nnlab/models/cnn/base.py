@@ -2,13 +2,21 @@
 ``num_features``, ``reset_classifier(n)`` and ``feature_taps`` (the multi-scale maps a detection neck reads)."""
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import torch
 from torch import nn
 
 SMALL_MAX = 64  # inputs up to this side use the small-input form when the form is "auto"
 FORMS = ("auto", "imagenet", "small")
+
+
+class AuxLogits(NamedTuple):
+    """A training forward's main logits (B, K) with auxiliary classifiers' logits and their loss weight."""
+
+    logits: torch.Tensor
+    aux: list[torch.Tensor]
+    weight: float
 
 
 def pick_form(form: str, input_size: Sequence[int]) -> str:

@@ -102,18 +102,28 @@ class DenseNet(Classifier):
 BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32)}
 
 
-def _register(depth: int) -> None:
-    def build(num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
-              growth: int = 32, activation: str = "relu", norm: str = "batch", init: str = "default") -> DenseNet:
-        check_options(activation, norm, init)
-        form = pick_form(form, input_size)
-        check_min_size(f"densenet{depth}", input_size, 32 if form == "imagenet" else 8, form)
-        return DenseNet(BLOCKS[depth], num_classes, in_chans, form, growth, 2 * growth, 4, 0.5, activation, norm,
-                        init)
-
-    build.__doc__ = f"DenseNet-{depth} (blocks {BLOCKS[depth]}, growth rate 32, BC: bottleneck + compression 0.5)."
-    MODELS.register(f"densenet{depth}")(build)
+def _densenet(depth: int, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str, growth: int,
+              activation: str, norm: str, init: str) -> DenseNet:
+    check_options(activation, norm, init)
+    form = pick_form(form, input_size)
+    check_min_size(f"densenet{depth}", input_size, 32 if form == "imagenet" else 8, form)
+    return DenseNet(BLOCKS[depth], num_classes, in_chans, form, growth, 2 * growth, 4, 0.5, activation, norm, init)
 
 
-for _depth in BLOCKS:
-    _register(_depth)
+@MODELS.register("densenet121")
+def densenet121(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+                growth: int = 32, activation: str = "relu", norm: str = "batch", init: str = "default") -> DenseNet:
+    """DenseNet-121 (blocks (6, 12, 24, 16): growth rate 32, BC: bottleneck + compression 0.5)."""
+    return _densenet(121, num_classes, in_chans, input_size, form, growth, activation, norm, init)
+
+@MODELS.register("densenet169")
+def densenet169(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+                growth: int = 32, activation: str = "relu", norm: str = "batch", init: str = "default") -> DenseNet:
+    """DenseNet-169 (blocks (6, 12, 32, 32): growth rate 32, BC: bottleneck + compression 0.5)."""
+    return _densenet(169, num_classes, in_chans, input_size, form, growth, activation, norm, init)
+
+@MODELS.register("densenet201")
+def densenet201(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+                growth: int = 32, activation: str = "relu", norm: str = "batch", init: str = "default") -> DenseNet:
+    """DenseNet-201 (blocks (6, 12, 48, 32): growth rate 32, BC: bottleneck + compression 0.5)."""
+    return _densenet(201, num_classes, in_chans, input_size, form, growth, activation, norm, init)

@@ -3,8 +3,8 @@
 (``norm: batch`` adds it), ~6.8M parameters without the auxiliary classifiers.
 
 ``aux: true`` adds the two auxiliary classifiers (on 4a and 4d); they run only in training, and their
-outputs reach the loss through ``pop_aux`` (``nnlab.engine.losses.AuxiliaryLoss``, weight 0.3 as in the
-paper). Small-input form: a 3x3/1 stem conv to 192 maps, max-pools only after 3b and 4e.
+logits come back from ``forward`` in training as ``AuxLogits`` (the classification task adds their losses,
+weight 0.3 as in the paper). Small-input form: a 3x3/1 stem conv to 192 maps, max-pools only after 3b and 4e.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from nnlab.models.cnn.base import Classifier, pick_form
+from nnlab.models.cnn.base import AuxLogits, Classifier, pick_form
 from nnlab.models.layers import ConvNormAct, activation as make_act, check_min_size, check_options, init_weights
 from nnlab.models.registry import MODELS
 
@@ -86,7 +86,6 @@ class GoogLeNet(Classifier):
                 self.blocks[f"pool_{name[-2:]}"] = nn.MaxPool2d(3, 2, ceil_mode=True)
         self.aux = nn.ModuleDict({name: AuxHead(self.blocks[name].out_channels, num_classes, norm, activation)
                                   for name in AUX_AT}) if aux else None
-        self._aux_out: list[torch.Tensor] = []
         self.num_features = c
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(c, num_classes)
@@ -96,18 +95,15 @@ class GoogLeNet(Classifier):
         yield "stem", self.stem
         yield from self.blocks.items()
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self._aux_out = []
+    def forward(self, x: torch.Tensor) -> torch.Tensor | AuxLogits:
+        """Logits (B, K); in training with ``aux``, also the auxiliary classifiers' logits (weight 0.3)."""
+        aux: list[torch.Tensor] = []
         for name, layer in self.feature_layers():
             x = layer(x)
             if self.aux is not None and self.training and name in self.aux:
-                self._aux_out.append(self.aux[name](x))  # (B, K) each, training only
-        return x  # (B, 1024, h, w)
-
-    def pop_aux(self) -> list[torch.Tensor]:
-        """The auxiliary logits of the last training forward (empty in eval mode or without ``aux``)."""
-        out, self._aux_out = self._aux_out, []
-        return out
+                aux.append(self.aux[name](x))  # (B, K) each, training only
+        logits = self.forward_head(x)
+        return AuxLogits(logits, aux, self.aux_weight) if aux else logits
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(x.mean((2, 3)))  # (B, 1024)

@@ -145,32 +145,76 @@ def _check(name: str, input_size: tuple[int, int], form: str, shortcut: str, act
     return form
 
 
-def _register_imagenet(depth: int) -> None:
+def _imagenet(depth: int, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str,
+              activation: str, norm: str, init: str) -> ResNet:
     block, layers = IMAGENET[depth]
-
-    def build(num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
-              activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
-        form = _check(f"resnet{depth}", input_size, form, "b", activation, norm, init)
-        return ResNet(block, layers, [64, 128, 256, 512], num_classes, in_chans, form, "b", activation, norm, init)
-
-    build.__doc__ = f"ResNet-{depth} ({block.__name__}s {layers}); torchvision layer names."
-    MODELS.register(f"resnet{depth}")(build)
+    form = _check(f"resnet{depth}", input_size, form, "b", activation, norm, init)
+    return ResNet(block, layers, [64, 128, 256, 512], num_classes, in_chans, form, "b", activation, norm, init)
 
 
-def _register_cifar(depth: int) -> None:
+def _cifar(depth: int, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str, shortcut: str,
+           activation: str, norm: str, init: str) -> ResNet:
     n = (depth - 2) // 6
-
-    def build(num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
-              shortcut: str = "a", activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
-        form = _check(f"resnet{depth}", input_size, form, shortcut, activation, norm, init)
-        return ResNet(BasicBlock, [n, n, n], [16, 32, 64], num_classes, in_chans, form, shortcut, activation, norm,
-                      init)
-
-    build.__doc__ = f"CIFAR ResNet-{depth} (6n+2, n={n}; He et al. 2016, section 4.2)."
-    MODELS.register(f"resnet{depth}")(build)
+    form = _check(f"resnet{depth}", input_size, form, shortcut, activation, norm, init)
+    return ResNet(BasicBlock, [n, n, n], [16, 32, 64], num_classes, in_chans, form, shortcut, activation, norm, init)
 
 
-for _depth in IMAGENET:
-    _register_imagenet(_depth)
-for _depth in CIFAR_DEPTHS:
-    _register_cifar(_depth)
+@MODELS.register("resnet18")
+def resnet18(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """ResNet-18 (BasicBlocks [2, 2, 2, 2]); torchvision layer names."""
+    return _imagenet(18, num_classes, in_chans, input_size, form, activation, norm, init)
+
+@MODELS.register("resnet34")
+def resnet34(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """ResNet-34 (BasicBlocks [3, 4, 6, 3]); torchvision layer names."""
+    return _imagenet(34, num_classes, in_chans, input_size, form, activation, norm, init)
+
+@MODELS.register("resnet50")
+def resnet50(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """ResNet-50 (Bottlenecks [3, 4, 6, 3]); torchvision layer names."""
+    return _imagenet(50, num_classes, in_chans, input_size, form, activation, norm, init)
+
+@MODELS.register("resnet101")
+def resnet101(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """ResNet-101 (Bottlenecks [3, 4, 23, 3]); torchvision layer names."""
+    return _imagenet(101, num_classes, in_chans, input_size, form, activation, norm, init)
+
+@MODELS.register("resnet152")
+def resnet152(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """ResNet-152 (Bottlenecks [3, 8, 36, 3]); torchvision layer names."""
+    return _imagenet(152, num_classes, in_chans, input_size, form, activation, norm, init)
+
+@MODELS.register("resnet20")
+def resnet20(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             shortcut: str = "a", activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """CIFAR ResNet-20 (6n+2, n=3; He et al. 2016, section 4.2)."""
+    return _cifar(20, num_classes, in_chans, input_size, form, shortcut, activation, norm, init)
+
+@MODELS.register("resnet32")
+def resnet32(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             shortcut: str = "a", activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """CIFAR ResNet-32 (6n+2, n=5; He et al. 2016, section 4.2)."""
+    return _cifar(32, num_classes, in_chans, input_size, form, shortcut, activation, norm, init)
+
+@MODELS.register("resnet44")
+def resnet44(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             shortcut: str = "a", activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """CIFAR ResNet-44 (6n+2, n=7; He et al. 2016, section 4.2)."""
+    return _cifar(44, num_classes, in_chans, input_size, form, shortcut, activation, norm, init)
+
+@MODELS.register("resnet56")
+def resnet56(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             shortcut: str = "a", activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """CIFAR ResNet-56 (6n+2, n=9; He et al. 2016, section 4.2)."""
+    return _cifar(56, num_classes, in_chans, input_size, form, shortcut, activation, norm, init)
+
+@MODELS.register("resnet110")
+def resnet110(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             shortcut: str = "a", activation: str = "relu", norm: str = "batch", init: str = "default") -> ResNet:
+    """CIFAR ResNet-110 (6n+2, n=18; He et al. 2016, section 4.2)."""
+    return _cifar(110, num_classes, in_chans, input_size, form, shortcut, activation, norm, init)

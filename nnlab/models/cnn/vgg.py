@@ -69,21 +69,58 @@ class VGG(Classifier):
         return x if pre_logits else self.classifier[-1](x)
 
 
-def _register(depth: int, bn: bool) -> None:
-    name = f"vgg{depth}{'_bn' if bn else ''}"
-
-    def build(num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
-              activation: str = "relu", norm: str = "batch" if bn else "none", init: str = "default",
-              dropout: float = 0.5) -> VGG:
-        check_options(activation, norm, init)
-        form = pick_form(form, input_size)
-        check_min_size(name, input_size, 32 if form == "imagenet" else 8, form)
-        return VGG(CFGS[depth], num_classes, in_chans, form, activation, norm, init, dropout)
-
-    build.__doc__ = f"VGG-{depth}{' with batch norm' if bn else ''}."
-    MODELS.register(name)(build)
+def _vgg(depth: int, bn: bool, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str,
+         activation: str, norm: str, init: str, dropout: float) -> VGG:
+    check_options(activation, norm, init)
+    form = pick_form(form, input_size)
+    check_min_size(f"vgg{depth}{'_bn' if bn else ''}", input_size, 32 if form == "imagenet" else 8, form)
+    return VGG(CFGS[depth], num_classes, in_chans, form, activation, norm, init, dropout)
 
 
-for _depth in CFGS:
-    _register(_depth, False)
-    _register(_depth, True)
+@MODELS.register("vgg11")
+def vgg11(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+          activation: str = "relu", norm: str = "none", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-11."""
+    return _vgg(11, False, num_classes, in_chans, input_size, form, activation, norm, init, dropout)
+
+@MODELS.register("vgg11_bn")
+def vgg11_bn(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-11 with batch norm."""
+    return _vgg(11, True, num_classes, in_chans, input_size, form, activation, norm, init, dropout)
+
+@MODELS.register("vgg13")
+def vgg13(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+          activation: str = "relu", norm: str = "none", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-13."""
+    return _vgg(13, False, num_classes, in_chans, input_size, form, activation, norm, init, dropout)
+
+@MODELS.register("vgg13_bn")
+def vgg13_bn(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-13 with batch norm."""
+    return _vgg(13, True, num_classes, in_chans, input_size, form, activation, norm, init, dropout)
+
+@MODELS.register("vgg16")
+def vgg16(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+          activation: str = "relu", norm: str = "none", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-16."""
+    return _vgg(16, False, num_classes, in_chans, input_size, form, activation, norm, init, dropout)
+
+@MODELS.register("vgg16_bn")
+def vgg16_bn(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-16 with batch norm."""
+    return _vgg(16, True, num_classes, in_chans, input_size, form, activation, norm, init, dropout)
+
+@MODELS.register("vgg19")
+def vgg19(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+          activation: str = "relu", norm: str = "none", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-19."""
+    return _vgg(19, False, num_classes, in_chans, input_size, form, activation, norm, init, dropout)
+
+@MODELS.register("vgg19_bn")
+def vgg19_bn(*, num_classes: int, in_chans: int, input_size: tuple[int, int], form: str = "auto",
+             activation: str = "relu", norm: str = "batch", init: str = "default", dropout: float = 0.5) -> VGG:
+    """VGG-19 with batch norm."""
+    return _vgg(19, True, num_classes, in_chans, input_size, form, activation, norm, init, dropout)

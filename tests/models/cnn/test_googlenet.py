@@ -1,6 +1,8 @@
 import torch
 
-from nnlab.api import build_model, build_loss
+from nnlab.api import build_model
+from nnlab.models.cnn.base import AuxLogits
+from nnlab.tasks.classify import Classify, build_loss
 from tests.models.cnn.conftest import imagenet_count
 
 
@@ -23,16 +25,20 @@ def test_inception_concatenates_the_four_branches():
 def test_aux_classifiers_only_in_training_and_in_the_loss():
     torch.manual_seed(0)
     model = build_model("googlenet", 4, 1, (8, 8), aux=True)
-    loss_fn, plain = build_loss("auto", model), build_loss("cross_entropy", torch.nn.Linear(1, 1))
+    task = Classify(loss=build_loss("auto", model), num_classes=4)
+    plain = build_loss("cross_entropy", torch.nn.Linear(1, 1))
     x, y = torch.randn(2, 1, 8, 8), torch.tensor([0, 3])
     model.train()
-    out = model(x)
-    aux = list(model._aux_out)
-    assert len(aux) == 2
-    expected = plain(out, y) + 0.3 * (plain(aux[0], y) + plain(aux[1], y))
-    torch.testing.assert_close(loss_fn(out, y), expected)
-    loss_fn(model(x), y).backward()
+    out = model(x)  # training: the auxiliary logits come back from forward
+    assert isinstance(out, AuxLogits) and len(out.aux) == 2 and out.weight == 0.3
+    expected = plain(out.logits, y) + 0.3 * (plain(out.aux[0], y) + plain(out.aux[1], y))
+    torch.manual_seed(1)
+    loss, _ = task.training_step(model, (x, y))
+    torch.manual_seed(1)
+    again = model(x)
+    torch.testing.assert_close(loss, plain(again.logits, y) + 0.3 * sum(plain(a, y) for a in again.aux))
+    assert torch.isfinite(expected)
+    loss.backward()
     assert model.aux["inception4a"].fc2.weight.grad is not None
     model.eval()
-    model(x)
-    assert model.pop_aux() == []
+    assert isinstance(model(x), torch.Tensor)  # evaluation sees plain logits

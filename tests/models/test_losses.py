@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from nnlab.engine.losses import LOSSES
+from nnlab.models.losses import LOSSES
 
 
 def _hinge_reference(s, y, margin):

@@ -2,8 +2,6 @@
 probabilities (B, K), so soft targets (label smoothing, mixup, CutMix) work everywhere."""
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,18 +45,3 @@ class MulticlassHinge(nn.Module):
         margins = (s[:, None, :] - s[:, :, None] + self.margin).clamp_min(0)
         margins = margins * (1 - torch.eye(s.shape[1], device=s.device))
         return (target * margins.sum(2)).sum(1).mean()
-
-
-class AuxiliaryLoss(nn.Module):
-    """``base(logits) + weight * sum(base(aux))`` for models with auxiliary classifiers (GoogLeNet): ``aux()``
-    returns the auxiliary logits of the last forward (none in eval mode), so evaluation sees the plain loss."""
-
-    def __init__(self, base: nn.Module, aux: Callable[[], list[torch.Tensor]], weight: float) -> None:
-        super().__init__()
-        self.base, self.aux, self.weight = base, aux, weight
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        loss = self.base(logits, target)
-        for extra in self.aux():
-            loss = loss + self.weight * self.base(extra, target)
-        return loss

@@ -3,7 +3,7 @@ import torch
 from sklearn.metrics import confusion_matrix as sk_cm
 from sklearn.metrics import precision_recall_fscore_support, top_k_accuracy_score
 
-from nnlab.engine.metrics import confusion_matrix, per_class_report, topk_correct
+from nnlab.metrics.classification import confusion_matrix, per_class_report, topk_correct
 
 
 def test_against_scikit_learn():

@@ -1,0 +1,2 @@
+"""Metrics on torch tensors, each checked against its reference library (scikit-learn, torchmetrics,
+pycocotools) in the tests."""
