@@ -74,3 +74,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+class _RunsCommand:
+    """Unpickling this calls ``os.system(command)``: the payload of a malicious checkpoint or batch."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):  # noqa: ANN204
+        return os.system, (self.command,)
+
+
+def malicious_pickle(marker: Path, wrap: bool = True) -> bytes:
+    """Pickle bytes that, if ever unpickled, create ``marker`` (tests prove that file never appears)."""
+    import pickle
+
+    payload = _RunsCommand(f"touch {marker}")
+    return pickle.dumps({"model": payload} if wrap else payload, protocol=2)
