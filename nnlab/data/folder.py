@@ -20,6 +20,15 @@ from nnlab.errors import DataError
 SPLIT_NAMES = ("train", "val", "test")
 
 
+def within(path: Path, root: Path) -> Path:
+    """``path`` itself, if it still lies inside ``root`` once symbolic links are resolved; else a DataError that
+    names the link (never its target), so a linked class folder or image cannot pull in files from elsewhere."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise DataError(f"{path} is a link to outside the dataset folder {root}; copy those images in instead "
+                        "(links inside the folder, and a linked dataset folder itself, are fine)")
+    return path
+
+
 def split_folders(root: str | Path) -> dict[str, Path]:
     """``{"train": root}``, or the ``train/val/test`` subfolders when root is laid out that way."""
     root = Path(root)
@@ -27,7 +36,7 @@ def split_folders(root: str | Path) -> dict[str, Path]:
         raise DataError(f"dataset folder not found: {root}")
     subdirs = {p.name for p in root.iterdir() if p.is_dir()}
     if "train" in subdirs and subdirs <= set(SPLIT_NAMES):
-        return {name: root / name for name in SPLIT_NAMES if name in subdirs}
+        return {name: within(root / name, root) for name in SPLIT_NAMES if name in subdirs}
     return {"train": root}
 
 
@@ -46,8 +55,8 @@ def scan(root: str | Path, classes: list[str] | None = None) -> tuple[list[tuple
     items: list[tuple[Path, int]] = []
     for index, name in enumerate(classes):
         folder = root / name
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
-            if folder.is_dir() else []
+        files = sorted(within(p, root) for p in within(folder, root).rglob("*")
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) if folder.is_dir() else []
         if not files and name in found:
             raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         items += [(f, index) for f in files]
