@@ -94,7 +94,10 @@ def check_origin(request: Request) -> None:
     """Refuse a browser post whose Origin (or else Referer) is another site; SameSite=Strict alone lets
     another port of the same host through."""
     source = request.headers.get("origin") or request.headers.get("referer")
-    if source is not None and urlsplit(source).netloc != request.headers.get("host", request.url.netloc):
+    # a reverse proxy may rename the host; a cross-site form cannot set X-Forwarded-Host, so it is safe here
+    ours = {request.headers.get("host", request.url.netloc),
+            request.headers.get("x-forwarded-host", "").split(",")[0].strip()} - {""}
+    if source is not None and urlsplit(source).netloc not in ours:
         raise CsrfError("a form post from another site was refused (Origin/Referer does not match this server)")
 
 

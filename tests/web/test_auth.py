@@ -64,6 +64,9 @@ def test_cross_site_form_posts_are_refused(app, login, token, folder):
         r = browser.post("/datasets", data=data, headers=header, follow_redirects=False)
         assert r.status_code == 403 and "another site" in r.text
     assert app.state.wb.store.datasets() == []
+    r = browser.post("/datasets", data=data, headers={"Origin": "https://wb.example",
+                                                      "X-Forwarded-Host": "wb.example"}, follow_redirects=False)
+    assert r.status_code == 303  # the same site behind a reverse proxy, with the session's token
     r = browser.post("/datasets", data=data, headers={"Origin": "http://testserver"}, follow_redirects=False)
     assert r.status_code == 303  # same site, with the session's token
 
