@@ -86,6 +86,12 @@ class _RunsCommand:
         return os.system, (self.command,)
 
 
+def malicious_checkpoint(path: Path, marker: Path) -> Path:
+    """A torch.save checkpoint (zip format) whose loading with weights_only=False would create ``marker``."""
+    torch.save({"model": _RunsCommand(f"touch {marker}")}, path)
+    return path
+
+
 def malicious_pickle(marker: Path, wrap: bool = True) -> bytes:
     """Pickle bytes that, if ever unpickled, create ``marker`` (tests prove that file never appears)."""
     import pickle

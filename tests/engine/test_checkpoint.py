@@ -27,11 +27,15 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
         checkpoint.load(tmp_path / "missing.pt")
 
 
-def test_checkpoint_that_would_run_code_is_refused(tmp_path):
-    from tests.conftest import malicious_pickle
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])  # torch.save's format, and a bare pickle
+def test_checkpoint_that_would_run_code_is_refused(tmp_path, fmt):
+    from tests.conftest import malicious_checkpoint, malicious_pickle
 
     marker = tmp_path / "pwned"
-    (tmp_path / "evil.pt").write_bytes(malicious_pickle(marker))
+    if fmt == "zip":
+        malicious_checkpoint(tmp_path / "evil.pt", marker)
+    else:
+        (tmp_path / "evil.pt").write_bytes(malicious_pickle(marker))
     with pytest.raises(UserError, match="refers to posix.system.*refuses to load"):
         checkpoint.load(tmp_path / "evil.pt")
     assert not marker.exists()

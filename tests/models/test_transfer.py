@@ -72,10 +72,10 @@ def test_bad_transfer_config_fails_before_a_run_starts(tmp_path):
 
 def test_model_weights_that_would_run_code_are_refused_by_fit(tmp_path):
     import nnlab
-    from tests.conftest import malicious_pickle
+    from tests.conftest import malicious_checkpoint
 
     marker = tmp_path / "pwned"
-    (tmp_path / "evil.pt").write_bytes(malicious_pickle(marker))
+    malicious_checkpoint(tmp_path / "evil.pt", marker)
     cfg = {"model": {"name": "mlp", "hidden": [4], "weights": str(tmp_path / "evil.pt")},
            "train": {"epochs": 1, "device": "cpu"}, "data": {"train_size": 100}}
     with pytest.raises(UserError, match="refuses to load"):

@@ -7,7 +7,7 @@ import torch
 
 import nnlab
 from nnlab import config as cfgmod
-from tests.conftest import huge_png, malicious_pickle, write_image_folder
+from tests.conftest import huge_png, malicious_checkpoint, write_image_folder
 from tests.web.conftest import FAST_JOB, PageClient, run_jobs
 from tests.web.test_routes_api import _zip
 
@@ -16,7 +16,7 @@ from tests.web.test_routes_api import _zip
 def test_malicious_checkpoint_uploaded_in_a_dataset_zip_never_runs(client, app, folder, tmp_path):
     marker = tmp_path / "pwned"
     entries = {f"shapes/{p.relative_to(folder)}": p.read_bytes() for p in folder.rglob("*.png")}
-    entries["shapes/evil.pt"] = malicious_pickle(marker)
+    entries["shapes/evil.pt"] = malicious_checkpoint(tmp_path / "evil.pt", marker).read_bytes()
     ds = client.post("/api/datasets/upload", files={"file": ("d.zip", _zip(entries))}).json()
     config = {**FAST_JOB, "model": {**FAST_JOB["model"], "weights": f"{ds['path']}/evil.pt"}}
     job = client.post("/api/jobs", json={"dataset_id": ds["id"], "config": config})
