@@ -17,7 +17,8 @@ MAX_PIXELS_ENV = "NNLAB_MAX_IMAGE_PIXELS"  # the one knob for the decoding limit
 DEFAULT_MAX_PIXELS = 50_000_000
 # Decoding holds the full-size image in memory until it is resized; servers decode in threads, so at most
 # this many images (NNLAB_DECODE_CONCURRENCY, default 2) are decoded at once per process.
-DECODE_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("NNLAB_DECODE_CONCURRENCY", "2") or 2)))
+_SLOTS = os.environ.get("NNLAB_DECODE_CONCURRENCY", "")
+DECODE_SLOTS = threading.BoundedSemaphore(int(_SLOTS) if _SLOTS.isdigit() and int(_SLOTS) > 0 else 2)
 
 
 def max_pixels() -> int:

@@ -226,8 +226,8 @@ class Workbench:
         if not folder.is_dir():
             raise NotFound(f"no folder {path!r}")
         labelled = any(p.is_dir() for p in folder.iterdir())
-        files = sorted(within(p, folder) for p in (folder.rglob("*") if labelled else folder.iterdir())
-                       if ds.is_image(p))
+        files = sorted(within((p for p in (folder.rglob("*") if labelled else folder.iterdir()) if ds.is_image(p)),
+                              folder))
         if not files:
             raise UserError(f"{path} holds no images")
         preds = self.classify(job_id, files, topk)

@@ -59,7 +59,7 @@ def test_class_folder_or_image_linked_outside_the_dataset_is_refused(tmp_path):
     outside = write_image_folder(tmp_path / "outside", {"secret": 2}, size=(4, 4))
     root = write_image_folder(tmp_path / "data", {"a": 2}, size=(4, 4))
     (root / "b").symlink_to(outside / "secret", target_is_directory=True)
-    with pytest.raises(DataError, match=r"data/b is a link to outside the dataset folder") as e:
+    with pytest.raises(DataError, match=r"data/b is a link to outside the folder") as e:
         scan(root)
     assert "outside" not in str(e.value).replace("to outside", "")  # the link's target is never named
     (root / "b").unlink()

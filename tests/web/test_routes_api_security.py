@@ -55,17 +55,21 @@ def test_symlinked_class_folder_out_of_the_root_is_refused_and_not_listed(client
     (folder / "stolen").symlink_to(outside / "topsecret", target_is_directory=True)
     for r in (client.post("/api/datasets", json={"path": str(folder)}),
               client.get(f"/api/datasets/{r.json()['id']}")):  # a link added after the dataset was made
-        assert r.status_code == 400 and "stolen is a link to outside the dataset folder" in r.json()["detail"]
+        assert r.status_code == 400 and "stolen is a link to outside the folder" in r.json()["detail"]
         assert "topsecret" not in r.text and "private" not in r.text
 
 
-@pytest.fixture
-def trained_job(app, tmp_path) -> int:
-    """A completed job over a tiny in-process digits run (no worker process)."""
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
     cfg = {"model": {"name": "mlp", "hidden": [4]}, "train": {"epochs": 1, "device": "cpu"},
            "data": {"train_size": 100}}
-    run = nnlab.fit(cfg, runs_root=tmp_path / "runs", progress=False)
-    store = app.state.wb.store
+    return nnlab.fit(cfg, runs_root=tmp_path_factory.mktemp("runs"), progress=False)
+
+
+@pytest.fixture
+def trained_job(app, trained_run) -> int:
+    """A completed job over a tiny in-process digits run (no worker process)."""
+    run, store = trained_run, app.state.wb.store
     job_id = store.add_job("j", cfgmod.to_dict(run.config), None)
     store.update_job(job_id, status="completed", run_dir=str(run.dir))
     return job_id
@@ -82,3 +86,12 @@ def test_decompression_bombs_get_413_on_every_upload_path(app, client, token, tr
         for page in ("infer/image", "inspect"):
             r = browser.post(f"/jobs/{trained_job}/{page}", files=file)
             assert r.status_code == 413 and "megapixels" in r.text, page
+
+
+def test_classify_folder_refuses_images_linked_out_of_it(client, settings, trained_job, tmp_path):
+    outside = write_image_folder(tmp_path / "private", {"topsecret": 1}, size=(8, 8))
+    probe = settings.allowed_roots[0] / "probe"
+    probe.mkdir()
+    (probe / "x.png").symlink_to(next((outside / "topsecret").glob("*.png")))
+    r = client.post(f"/api/jobs/{trained_job}/classify-folder", json={"path": str(probe)})
+    assert r.status_code == 400 and "x.png is a link to outside" in r.json()["detail"] and "topsecret" not in r.text
