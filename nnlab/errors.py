@@ -19,3 +19,7 @@ class TrainingStopped(UserError):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class ImageTooLarge(DataError):
+    """An image whose header claims more pixels than the decoding limit (a decompression bomb)."""

@@ -74,3 +74,43 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+class _RunsCommand:
+    """Unpickling this calls ``os.system(command)``: the payload of a malicious checkpoint or batch."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):  # noqa: ANN204
+        return os.system, (self.command,)
+
+
+def malicious_checkpoint(path: Path, marker: Path) -> Path:
+    """A torch.save checkpoint (zip format) whose loading with weights_only=False would create ``marker``."""
+    torch.save({"model": _RunsCommand(f"touch {marker}")}, path)
+    return path
+
+
+def malicious_pickle(marker: Path, wrap: bool = True) -> bytes:
+    """Pickle bytes that, if ever unpickled, create ``marker`` (tests prove that file never appears)."""
+    import pickle
+
+    payload = _RunsCommand(f"touch {marker}")
+    return pickle.dumps({"model": payload} if wrap else payload, protocol=2)
+
+
+def huge_png(path: Path, width: int, height: int) -> Path:
+    """A few-hundred-byte grayscale PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb:
+    the rows it holds are all zeros; it is never fully decoded by the tests)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = zlib.compress(b"\0" * (width + 1) * 4)  # the first 4 rows (filter byte + pixels), compressed
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) \
+        + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    path.write_bytes(png)
+    return path

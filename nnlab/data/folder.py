@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -20,6 +21,23 @@ from nnlab.errors import DataError
 SPLIT_NAMES = ("train", "val", "test")
 
 
+def within(paths: Iterable[Path], root: Path) -> list[Path]:
+    """``paths``, if each still lies inside ``root`` once symbolic links are resolved; else a DataError naming
+    the link (never its target), so a linked class folder or image cannot pull in files from elsewhere.
+    Each folder is resolved once and a file only when it is a link itself (60k files: well under a second)."""
+    real, folders, out = root.resolve(), {}, []
+    for path in paths:
+        if path.parent not in folders:
+            folders[path.parent] = path.parent.resolve().is_relative_to(real)
+        bad = path.parent if not folders[path.parent] else \
+            path if path.is_symlink() and not path.resolve().is_relative_to(real) else None
+        if bad is not None:
+            raise DataError(f"{bad} is a link to outside the folder {root}; copy those images in instead "
+                            "(links inside the folder, and a linked top folder itself, are fine)")
+        out.append(path)
+    return out
+
+
 def split_folders(root: str | Path) -> dict[str, Path]:
     """``{"train": root}``, or the ``train/val/test`` subfolders when root is laid out that way."""
     root = Path(root)
@@ -27,7 +45,7 @@ def split_folders(root: str | Path) -> dict[str, Path]:
         raise DataError(f"dataset folder not found: {root}")
     subdirs = {p.name for p in root.iterdir() if p.is_dir()}
     if "train" in subdirs and subdirs <= set(SPLIT_NAMES):
-        return {name: root / name for name in SPLIT_NAMES if name in subdirs}
+        return {p.name: p for p in within([root / n for n in SPLIT_NAMES if n in subdirs], root)}
     return {"train": root}
 
 
@@ -46,7 +64,8 @@ def scan(root: str | Path, classes: list[str] | None = None) -> tuple[list[tuple
     items: list[tuple[Path, int]] = []
     for index, name in enumerate(classes):
         folder = root / name
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
+        files = sorted(within((p for p in within([folder], root)[0].rglob("*")
+                               if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), root)) \
             if folder.is_dir() else []
         if not files and name in found:
             raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")

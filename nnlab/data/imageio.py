@@ -1,21 +1,51 @@
 """Decode image files and resize them the way DIGITS does (squash, crop, fill, half_crop)."""
 from __future__ import annotations
 
+import os
+import re
+import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from nnlab.errors import DataError
+from nnlab.errors import DataError, ImageTooLarge
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 RESIZE_MODES = ("squash", "crop", "fill", "half_crop")
+MAX_PIXELS_ENV = "NNLAB_MAX_IMAGE_PIXELS"  # the one knob for the decoding limit (default 50 megapixels)
+DEFAULT_MAX_PIXELS = 50_000_000
+# Decoding holds the full-size image in memory until it is resized; servers decode in threads, so at most
+# this many images (NNLAB_DECODE_CONCURRENCY, default 2) are decoded at once per process.
+_SLOTS = os.environ.get("NNLAB_DECODE_CONCURRENCY", "")
+DECODE_SLOTS = threading.BoundedSemaphore(int(_SLOTS) if _SLOTS.isdigit() and int(_SLOTS) > 0 else 2)
+
+
+def max_pixels() -> int:
+    """The largest width x height decoded (``NNLAB_MAX_IMAGE_PIXELS``; a larger header is refused unread)."""
+    value = os.environ.get(MAX_PIXELS_ENV, "")
+    if not value.isdigit() or int(value) < 1:
+        if value:
+            raise DataError(f"{MAX_PIXELS_ENV}={value!r}: give a positive whole number of pixels")
+        return DEFAULT_MAX_PIXELS
+    return int(value)
+
+
+def check_pixels(path: str | Path, width: int, height: int) -> None:
+    """Refuse (ImageTooLarge) an image whose header claims more than ``max_pixels()`` pixels."""
+    limit = max_pixels()
+    if width * height > limit:
+        raise ImageTooLarge(f"image {path} is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels), "
+                            f"over the decoding limit of {limit / 1e6:g} megapixels (set {MAX_PIXELS_ENV} "
+                            "to change it)")
 
 
 def open_image(path: str | Path, channels: int) -> Image.Image:
-    """Decode fully (so a truncated file fails here) and convert to L (1 channel) or RGB (3)."""
+    """Decode fully (so a truncated file fails here) and convert to L (1 channel) or RGB (3). The pixel count
+    in the header is checked first, so a decompression bomb is refused before any pixel is decoded."""
     try:
         with Image.open(path) as img:
+            check_pixels(path, *img.size)
             img.load()
             if img.mode in ("I;16", "I;16B", "I", "F"):  # 16/32-bit grayscale: scale into 8 bits
                 arr = np.asarray(img, dtype=np.float64)
@@ -24,6 +54,11 @@ def open_image(path: str | Path, channels: int) -> Image.Image:
             return img.convert("L" if channels == 1 else "RGB")
     except FileNotFoundError:
         raise DataError(f"image not found: {path}") from None
+    except Image.DecompressionBombError as e:  # Pillow's own check in Image.open (over twice its limit)
+        claimed = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(claimed.group(1)) / 1e6:.1f} megapixels" if claimed else "too many pixels"
+        raise ImageTooLarge(f"image {path} claims {size}, over the decoding limit of {max_pixels() / 1e6:g} "
+                            f"megapixels (set {MAX_PIXELS_ENV} to change it)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"cannot decode image {path}: {e}") from None
 
@@ -55,8 +90,10 @@ def resize(img: Image.Image, height: int, width: int, mode: str = "squash",
 
 
 def load_image(path: str | Path, channels: int, height: int, width: int, mode: str = "squash") -> np.ndarray:
-    """Decode, convert and resize one file: uint8 (C, H, W)."""
-    return resize(open_image(path, channels), height, width, mode)
+    """Decode, convert and resize one file: uint8 (C, H, W). The full-size image lives only inside a
+    decoding slot (``DECODE_SLOTS``), so concurrent requests cannot multiply its memory."""
+    with DECODE_SLOTS:
+        return resize(open_image(path, channels), height, width, mode)
 
 
 def _chw(arr: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ MNIST and CIFAR read local files; with ``download=True`` they fetch them first t
 """
 from __future__ import annotations
 
+import codecs
 import pickle
 from pathlib import Path
 from typing import Any
@@ -135,13 +136,34 @@ def _find(root: Path, stem: str) -> Path:
     raise DataError(f"MNIST file {stem}[.gz] not found in {root}")
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Admits only what CIFAR batches hold (dicts, lists, bytes, ints and numeric numpy arrays): a batch
+    that names any other global (``os.system``, ``builtins.eval``...) is refused before anything is called."""
+
+    ALLOWED = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+               ("_codecs", "encode"): codecs.encode,  # bytes pickled by python 3 with protocol 2
+               **{(m, "_reconstruct"): np.empty(0).__reduce__()[0]  # arrays pickled with protocol 2 (the files)
+                  for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
+               **{(m, "_frombuffer"): np.empty(0).__reduce_ex__(5)[0]  # ... and with protocol 5
+                  for m in ("numpy.core.numeric", "numpy._core.numeric")}}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR batch never holds; "
+                                         "nnlab refuses to load it")
+        return self.ALLOWED[(module, name)]
+
+
 def _unpickle(path: Path) -> dict:
     if not path.is_file():
         raise DataError(f"CIFAR file not found: {path}")
     try:
         with path.open("rb") as f:
-            return pickle.load(f, encoding="bytes")
+            out = _CifarUnpickler(f, encoding="bytes").load()
     except Exception as e:
         raise DataError(f"CIFAR file {path} cannot be read: {e}") from None
+    if not isinstance(out, dict) or any(isinstance(v, np.ndarray) and v.dtype == object for v in out.values()):
+        raise DataError(f"CIFAR file {path} is not a CIFAR batch (expected a dict of arrays and lists)")
+    return out
 
 

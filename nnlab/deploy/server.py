@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from dataclasses import asdict, dataclass
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nnlab.deploy.predictor import Predictor
-from nnlab.errors import DataError, UserError
+from nnlab.errors import DataError, ImageTooLarge, UserError
 
 MULTIPART_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "properties": {
@@ -116,10 +117,13 @@ async def infer(predictor: Predictor, stats: Stats, x: np.ndarray) -> np.ndarray
 
 
 def create_app(predictor: Predictor, batching: bool = True, max_batch: int = 32, max_wait_ms: float = 5.0,
-               max_image_bytes: int = 10 * 2**20, max_files: int = 64) -> FastAPI:
-    """The FastAPI app serving ``predictor``; uploads above ``max_image_bytes`` (per image) get 413."""
+               max_image_bytes: int = 10 * 2**20, max_files: int = 64, token: str | None = None) -> FastAPI:
+    """The FastAPI app serving ``predictor``; uploads above ``max_image_bytes`` (per image) get 413.
+    With ``token``, /predict and /health answer only requests with ``Authorization: Bearer <token>`` (401)."""
     if max_batch < 1 or max_wait_ms < 0 or max_image_bytes < 1 or max_files < 1:
         raise UserError("max_batch, max_files and max_image_bytes must be >= 1 and max_wait_ms >= 0")
+    if token is not None and not token.strip():
+        raise UserError("the deploy token is empty")
     stats = Stats()
     batcher = MicroBatcher(predictor, stats, max_batch, max_wait_ms) if batching else None
 
@@ -130,8 +134,9 @@ def create_app(predictor: Predictor, batching: bool = True, max_batch: int = 32,
             await batcher.stop()
 
     app = FastAPI(title="nnlab inference", version="1", lifespan=lifespan)
+    guard = [Depends(bearer_guard(token))] if token else []
 
-    @app.get("/health")
+    @app.get("/health", dependencies=guard)
     async def health() -> dict[str, Any]:
         info = predictor.info()
         return {"status": "ok", **info, "num_classes": len(info["classes"]),
@@ -139,21 +144,36 @@ def create_app(predictor: Predictor, batching: bool = True, max_batch: int = 32,
                 "limits": {"max_image_bytes": max_image_bytes, "max_files": max_files},
                 "stats": stats.as_dict()}
 
-    @app.post("/predict", openapi_extra=MULTIPART_SCHEMA)
+    @app.post("/predict", openapi_extra=MULTIPART_SCHEMA, dependencies=guard)
     async def predict(request: Request, top: int = Query(5, ge=1, le=1000)) -> dict[str, Any]:
         """Top-k classes with probabilities for each uploaded image (form fields ``file`` or ``files``)."""
         with batcher.arrival() if batcher is not None else contextlib.nullcontext():
             uploads = await _read_uploads(request, max_image_bytes, max_files)
             try:
                 x = await asyncio.to_thread(lambda: np.stack([predictor.prepare(d, n) for n, d in uploads]))
-            except DataError as e:
-                raise HTTPException(400, str(e)) from None
+            except DataError as e:  # an image over the pixel limit: 413, before any pixel was decoded
+                raise HTTPException(413 if isinstance(e, ImageTooLarge) else 400, str(e)) from None
         stats.requests += 1
         probs = await (batcher.submit(x) if batcher is not None else infer(predictor, stats, x))
         tops = predictor.top(probs, top)
         return {"predictions": [{"file": n, "top": t} for (n, _), t in zip(uploads, tops)]}
 
     return app
+
+
+def bearer_guard(token: str) -> Callable[[Request], None]:
+    """A dependency refusing (401) requests without ``Authorization: Bearer <token>`` (checked before the body
+    is read; compared in constant time)."""
+    want = token.strip().encode()
+
+    def check(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        given = header[7:].strip().encode() if header.lower().startswith("bearer ") else b""
+        if not hmac.compare_digest(given, want):
+            raise HTTPException(401, "this server needs Authorization: Bearer <token> (nnlab deploy --token-file)",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return check
 
 
 async def _read_uploads(request: Request, max_bytes: int, max_files: int) -> list[tuple[str, bytes]]:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 import signal
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
+from nnlab.engine import rng
 from nnlab.engine.batch import LogSums, batch_len, to_device
 from nnlab.engine.callbacks import Callback
 from nnlab.engine.progress import Progress
@@ -250,8 +249,7 @@ class Trainer:
             "train_state": asdict(self.state),
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "loader": loader_state() if loader_state else None,
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "rng": rng.capture(),
         }
 
     def load_state_dict(self, ckpt: dict[str, Any], loader: Any = None) -> None:
@@ -268,12 +266,7 @@ class Trainer:
             cb.load_state_dict(st)
         if loader is not None and ckpt.get("loader") is not None:
             loader.load_state_dict(ckpt["loader"], resume_batch=self.state.batch)
-        rng = ckpt["rng"]
-        torch.set_rng_state(rng["torch"])
-        np.random.set_state(rng["numpy"])
-        random.setstate(rng["python"])
-        if rng.get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        rng.restore(ckpt["rng"])
 
     # ----------------------------------------------------------------------------- helpers
     def _call(self, hook: str, *args: Any) -> None:

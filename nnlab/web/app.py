@@ -9,13 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from nnlab.errors import UserError
+from nnlab.errors import ImageTooLarge, UserError
 from nnlab.web import pages, routes_api
+from nnlab.web.auth import CsrfError
 from nnlab.web.datasets import PathError
 from nnlab.web.service import Conflict, NotFound, Settings, Workbench
 
 STATIC = Path(__file__).parent / "static"
-STATUS = [(NotFound, 404), (PathError, 403), (Conflict, 409), (UserError, 400)]
+STATUS = [(NotFound, 404), (PathError, 403), (CsrfError, 403), (Conflict, 409), (ImageTooLarge, 413), (UserError, 400)]
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -4,18 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from nnlab.errors import UserError
-from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, sign_session
+from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, csrf_guard, csrf_token, session, sign_session
 from nnlab.web.datasets import samples
 from nnlab.web.inspect import inspect_image
 from nnlab.web.routes_api import Id, saved_uploads
 from nnlab.web.service import Workbench
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 NEW_MODEL_FIELDS = [("model.name", "model"), ("optim.name", "optim"), ("optim.schedule.name", "schedule"),
                     ("train.epochs", "epochs"), ("train.batch_size", "batch_size"), ("seed", "seed"),
                     ("optim.lr", "lr"), ("optim.weight_decay", "weight_decay"),
@@ -24,8 +24,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"logged_in": authenticated(request), **context},
-                                      status_code=status)
+    return templates.TemplateResponse(request, name, {"logged_in": authenticated(request),
+                                                      "csrf": csrf_token(request), **context}, status_code=status)
 
 
 def error_page(request: Request, code: int, message: str) -> HTMLResponse:
@@ -55,17 +55,23 @@ def login_page(request: Request, next: str = "/jobs") -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, token: str = Form(...), next: str = Form("/jobs")) -> Response:
-    if not _wb(request).store.check_token(token.strip()):
+    store = _wb(request).store
+    row = store.token_by_secret(token.strip())
+    if row is None:
         return render(request, "login.html", 401, next=next, error="unknown token")
     target = next if next.startswith("/") and not next.startswith("//") else "/jobs"
     response = _to(target)
-    response.set_cookie(COOKIE, sign_session(request.app.state.secret), max_age=SESSION_SECONDS, httponly=True,
-                        samesite="strict")
+    cookie = sign_session(request.app.state.secret, row, store.session_generation(row["id"]))
+    response.set_cookie(COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="strict")
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, everywhere: str = Form("")) -> Response:
+    """Log out this browser; with ``everywhere``, end every session opened with the same token."""
+    token_id = session(request)
+    if everywhere and token_id is not None:
+        _wb(request).store.end_sessions(token_id)
     response = _to("/login")
     response.delete_cookie(COOKIE)
     return response

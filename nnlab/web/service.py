@@ -1,6 +1,7 @@
 """What the REST API and the pages both do: the workbench's operations over the store and the public API."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ import numpy as np
 import nnlab
 from nnlab import config as cfgmod
 from nnlab.api import RunDir, lr_preview, monitor_of, read_meta, validate
+from nnlab.data.folder import within
 from nnlab.errors import UserError
 from nnlab.models import DATA_ARGS, MODELS
 from nnlab.optim import OPTIMIZERS, SCHEDULES
@@ -50,14 +52,27 @@ class Settings:
 
 
 def open_store(settings: Settings) -> Store:
+    """The job store; an SQLite database file is made 0600 (its folder, when new, 0700) before SQLite opens
+    it: it holds the session-signing secret."""
     if settings.db_url.startswith("sqlite:///"):
-        Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        db = Path(settings.db_url.removeprefix("sqlite:///"))
+        db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(db, 0o600)  # also a database made world-readable by an older nnlab
     return Store(settings.db_url)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created (with its parents) and set to mode 0700: only the server's user may enter it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
 
 class Workbench:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        private_dir(settings.runs / "web")  # uploads, job runs and logs, the default database: the server's only
         self.store = open_store(settings)
         self.scheduler = Scheduler(self.store, settings.db_url, settings.runs, settings.concurrency)
 
@@ -140,8 +155,11 @@ class Workbench:
         cfg = cfgmod.from_dict(raw)
         if not re.fullmatch(r"\w[\w.-]{0,99}", cfg.run_name):
             raise UserError(f"job name {cfg.run_name!r}: use letters, digits, '.', '-' and '_' only")
-        if cfg.data.path is not None:
-            ds.confine(cfg.data.path, self.settings.allowed_roots + [self.settings.uploads])
+        for key, value in config_paths(cfgmod.to_dict(cfg)):
+            try:
+                ds.confine(value, self.settings.allowed_roots + [self.settings.uploads])
+            except ds.PathError as e:
+                raise ds.PathError(f"{key}: {e}") from None
         validate(cfg)
         return cfg
 
@@ -213,7 +231,8 @@ class Workbench:
         if not folder.is_dir():
             raise NotFound(f"no folder {path!r}")
         labelled = any(p.is_dir() for p in folder.iterdir())
-        files = sorted(p for p in (folder.rglob("*") if labelled else folder.iterdir()) if ds.is_image(p))
+        files = sorted(within((p for p in (folder.rglob("*") if labelled else folder.iterdir()) if ds.is_image(p)),
+                              folder))
         if not files:
             raise UserError(f"{path} holds no images")
         preds = self.classify(job_id, files, topk)
@@ -222,6 +241,21 @@ class Workbench:
             result.update(confusion_report(self.classes(job_id), [f.relative_to(folder).parts[0] for f in files],
                                            [p["top"][0]["class"] for p in preds]))
         return result
+
+
+PATH_KEYS = ("path", "weights", "file", "dir", "root", "folder")  # config keys (or their last _word) naming a path
+
+
+def config_paths(raw: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Every path-like value of a config as (dotted key, value): data.path, model.weights, any *_dir or *_file
+    option a builder takes; the workbench confines each one to the allowed roots."""
+    found = []
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            found += config_paths(value, f"{prefix}{key}.")
+        elif isinstance(value, str) and str(key).rsplit("_", 1)[-1] in PATH_KEYS:
+            found.append((f"{prefix}{key}", value))
+    return found
 
 
 def confusion_report(classes: list[str], truth: list[str], predicted: list[str]) -> dict[str, Any]:

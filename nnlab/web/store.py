@@ -163,8 +163,34 @@ class Store:
             return c.execute(tokens.delete().where(tokens.c.id == token_id)).rowcount == 1
 
     def check_token(self, token: str) -> bool:
+        return self.token_by_secret(token) is not None
+
+    def token_by_secret(self, token: str) -> dict[str, Any] | None:
+        """The token row (id, name, hash) of a presented token, or None when it is unknown or revoked."""
         with self.engine.connect() as c:
-            return c.execute(tokens.select().where(tokens.c.hash == hash_token(token))).first() is not None
+            row = c.execute(tokens.select().where(tokens.c.hash == hash_token(token))).mappings().first()
+        return dict(row) if row else None
+
+    def token(self, token_id: int) -> dict[str, Any] | None:
+        return self._get(tokens, token_id)
+
+    def session_generation(self, token_id: int) -> int:
+        """Sessions opened with a token carry this number; ``end_sessions`` raises it, ending them all."""
+        with self.engine.connect() as c:
+            row = c.execute(settings.select().where(settings.c.key == f"sessions:{token_id}")).first()
+        return int(row.value) if row else 0
+
+    def end_sessions(self, token_id: int | None = None) -> list[int]:
+        """Log out everywhere: end every browser session of one token (or of all tokens); returns their ids."""
+        ids = [token_id] if token_id is not None else [t["id"] for t in self._list(tokens)]
+        with self.engine.begin() as c:
+            for tid in ids:
+                key = f"sessions:{tid}"
+                row = c.execute(settings.select().where(settings.c.key == key)).first()
+                value = str(int(row.value) + 1 if row else 1)
+                c.execute(settings.update().where(settings.c.key == key).values(value=value) if row
+                          else settings.insert().values(key=key, value=value))
+        return ids
 
     def secret(self) -> str:
         """The server's session-signing secret, made once and kept in the database."""

@@ -66,3 +66,29 @@ def test_real_server_on_loopback(run_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_deploy_token_file(run_dir, tmp_path, monkeypatch):
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    (tmp_path / "tok").write_text("abcdefghijklmnop-0123\n")
+    r = main("deploy", str(run_dir), "--token-file", str(tmp_path / "tok"))
+    assert r.returncode == 0, r.stderr
+    assert "bearer token required" in r.stdout
+    with TestClient(served["app"]) as client:
+        assert client.get("/health").status_code == 401
+        assert client.get("/health", headers={"Authorization": "Bearer abcdefghijklmnop-0123"}).status_code == 200
+    (tmp_path / "short").write_text("abc\n")
+    for bad in ("short", "missing"):
+        r = main("deploy", str(run_dir), "--token-file", str(tmp_path / bad))
+        assert r.returncode == 2 and "--token-file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_deploy_without_token_off_loopback_warns(run_dir, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    r = main("deploy", str(run_dir), "--host", "0.0.0.0")
+    assert r.returncode == 0 and "without --token-file" in r.stderr

@@ -53,3 +53,20 @@ def test_mixed_sizes_need_image_size(tmp_path):
         sources.image_folder(str(root), progress=False)
     splits = sources.image_folder(str(root), image_size=[6, 6], channels=1, progress=False)
     assert splits["train"].shape == (1, 6, 6)
+
+
+def test_class_folder_or_image_linked_outside_the_dataset_is_refused(tmp_path):
+    outside = write_image_folder(tmp_path / "outside", {"secret": 2}, size=(4, 4))
+    root = write_image_folder(tmp_path / "data", {"a": 2}, size=(4, 4))
+    (root / "b").symlink_to(outside / "secret", target_is_directory=True)
+    with pytest.raises(DataError, match=r"data/b is a link to outside the folder") as e:
+        scan(root)
+    assert "outside" not in str(e.value).replace("to outside", "")  # the link's target is never named
+    (root / "b").unlink()
+    (root / "b").mkdir()
+    (root / "b" / "x.png").symlink_to(next((outside / "secret").glob("*.png")))
+    with pytest.raises(DataError, match=r"b/x.png is a link to outside"):
+        read_folder(root, 1, (4, 4), progress=False)
+    (root / "b" / "x.png").unlink()
+    (root / "b" / "x.png").symlink_to(next((root / "a").glob("*.png")))  # a link inside the folder is fine
+    assert len(scan(root)[0]) == 3

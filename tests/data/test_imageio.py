@@ -58,3 +58,53 @@ def test_corrupt_and_missing(tmp_path):
         open_image(tmp_path / "trunc.jpg", 3)
     with pytest.raises(DataError, match="not found"):
         open_image(tmp_path / "none.png", 1)
+
+
+@pytest.mark.parametrize("side", [8000, 30000])  # over our 50 MP limit; 30000^2 is also over Pillow's own
+def test_decompression_bomb_is_refused_from_its_header(tmp_path, side):
+    from nnlab.errors import ImageTooLarge
+    from tests.conftest import huge_png
+
+    path = huge_png(tmp_path / "bomb.png", side, side)
+    assert path.stat().st_size < 10_000
+    with pytest.raises(ImageTooLarge, match=rf"bomb.png .*{side * side / 1e6:.1f} megapixels.*limit of 50 megapixels"):
+        load_image(path, 1, 8, 8)
+
+
+def test_pixel_limit_is_configurable(tmp_path, monkeypatch):
+    from nnlab.errors import ImageTooLarge
+
+    _img(20, 30).save(tmp_path / "a.png")
+    monkeypatch.setenv("NNLAB_MAX_IMAGE_PIXELS", "599")
+    with pytest.raises(ImageTooLarge, match="20 pixels|30x20 pixels"):
+        load_image(tmp_path / "a.png", 1, 4, 4)
+    monkeypatch.setenv("NNLAB_MAX_IMAGE_PIXELS", "600")
+    assert load_image(tmp_path / "a.png", 1, 4, 4).shape == (1, 4, 4)
+
+
+def test_decoding_is_bounded_by_the_decode_slots(tmp_path, monkeypatch):
+    """Threads decoding at once never exceed DECODE_SLOTS (servers decode each request in a thread)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nnlab.data import imageio
+
+    _img(4, 4).save(tmp_path / "a.png")
+    busy, peak, lock = [0], [0], threading.Lock()
+    real_open = imageio.open_image
+
+    def slow_open(path, channels):
+        with lock:
+            busy[0] += 1
+            peak[0] = max(peak[0], busy[0])
+        time.sleep(0.02)
+        with lock:
+            busy[0] -= 1
+        return real_open(path, channels)
+
+    monkeypatch.setattr(imageio, "DECODE_SLOTS", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(imageio, "open_image", slow_open)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: load_image(tmp_path / "a.png", 1, 4, 4), range(16)))
+    assert peak[0] == 2

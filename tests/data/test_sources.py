@@ -68,3 +68,25 @@ def test_mnist_download_option_uses_files_already_present(tmp_path, mnist_dir):
         (raw / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
     splits = sources.load_splits("mnist", path=str(tmp_path), download=True)
     assert len(splits["train"]) == 60000 and len(splits["test"]) == 10000
+
+
+def test_cifar_batch_that_would_run_code_is_refused(tmp_path):
+    from tests.conftest import malicious_pickle
+
+    base, marker = tmp_path / "cifar-10-batches-py", tmp_path / "pwned"
+    base.mkdir()
+    (base / "batches.meta").write_bytes(malicious_pickle(marker, wrap=False))
+    with pytest.raises(DataError, match="batches.meta cannot be read: it refers to posix.system.*refuses"):
+        sources.load_splits("cifar10", path=str(tmp_path))
+    assert not marker.exists()
+
+
+def test_cifar_batches_pickled_with_protocol_2_as_shipped_load(tmp_path):
+    for proto in (2, 5):
+        base = tmp_path / str(proto) / "cifar-100-python"
+        base.mkdir(parents=True)
+        for name in ("train", "test"):
+            batch = {b"data": np.zeros((2, 3072), np.uint8), b"fine_labels": [1, 0], b"filenames": [b"a", b"b"]}
+            (base / name).write_bytes(pickle.dumps(batch, protocol=proto))
+        (base / "meta").write_bytes(pickle.dumps({b"fine_label_names": [b"x", b"y"]}, protocol=proto))
+        assert sources.load_splits("cifar100", path=str(base.parent))["train"].classes == ["x", "y"]

@@ -107,3 +107,27 @@ def test_batching_survives_a_new_event_loop(predictor, images):
     client = TestClient(create_app(predictor))
     for _ in range(2):
         assert client.post("/predict", files=_files(images[:1])).status_code == 200
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_decompression_bomb_is_413_and_never_reaches_the_model(predictor, tmp_path, batching):
+    from tests.conftest import huge_png
+
+    bomb = huge_png(tmp_path / "bomb.png", 30000, 30000).read_bytes()  # a few hundred bytes, 900 megapixels
+    with TestClient(create_app(predictor, batching=batching)) as client:
+        r = client.post("/predict", files={"file": ("bomb.png", bomb, "image/png")})
+        assert r.status_code == 413 and "bomb.png claims 900.0 megapixels" in r.json()["detail"]
+        assert client.get("/health").json()["stats"]["model_calls"] == 0
+
+
+def test_bearer_token_guards_predict_and_health(predictor, images):
+    token = "s3cret-token-0123456789"
+    with TestClient(create_app(predictor, token=token)) as client:
+        files = {"file": (images[0].name, images[0].read_bytes())}
+        assert client.get("/health").status_code == 401
+        r = client.post("/predict", files=files)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert client.post("/predict", files=files, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = {"Authorization": f"Bearer {token}"}
+        assert client.post("/predict", files=files, headers=ok).status_code == 200
+        assert client.get("/health", headers=ok).json()["stats"]["model_calls"] == 1

@@ -68,3 +68,16 @@ def test_bad_transfer_config_fails_before_a_run_starts(tmp_path):
     with pytest.raises(UserError, match="model.freeze"):
         nnlab.fit(_digits("x", freeze=["head"]), runs_root=tmp_path, progress=False)
     assert not any(tmp_path.rglob("config.yaml"))
+
+
+def test_model_weights_that_would_run_code_are_refused_by_fit(tmp_path):
+    import nnlab
+    from tests.conftest import malicious_checkpoint
+
+    marker = tmp_path / "pwned"
+    malicious_checkpoint(tmp_path / "evil.pt", marker)
+    cfg = {"model": {"name": "mlp", "hidden": [4], "weights": str(tmp_path / "evil.pt")},
+           "train": {"epochs": 1, "device": "cpu"}, "data": {"train_size": 100}}
+    with pytest.raises(UserError, match="refuses to load"):
+        nnlab.fit(cfg, runs_root=tmp_path / "runs", progress=False)
+    assert not marker.exists()

@@ -1,6 +1,7 @@
 """Workbench fixtures: an app over a temporary runs folder, an API token, a small image folder."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -40,6 +41,24 @@ def client(app, token: str) -> TestClient:
     """A client that sends the API token with every request."""
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         yield c
+
+
+class PageClient(TestClient):
+    """A logged-in browser: every form post carries the session's CSRF token, as the pages' forms do."""
+
+    csrf: str | None = None
+
+    def post(self, url, *args, data=None, **kw):  # noqa: ANN001, ANN201
+        if self.csrf is not None and (data is None or isinstance(data, dict)):
+            data = {"csrf": self.csrf, **(data or {})}
+        return super().post(url, *args, data=data, **kw)
+
+    def login(self, token: str, next: str = "/jobs"):  # noqa: ANN201
+        """Log in with ``token`` and pick up the CSRF token from the page's hidden form field."""
+        r = self.post("/login", data={"token": token, "next": next}, follow_redirects=False)
+        match = re.search(r'name="csrf" value="([0-9a-f]+)"', self.get("/jobs").text)
+        self.csrf = match.group(1) if match else None
+        return r
 
 
 @pytest.fixture

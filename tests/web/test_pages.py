@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from nnlab.models import MODELS
 from nnlab.optim import OPTIMIZERS
 from nnlab.web.auth import COOKIE
+from tests.web.conftest import PageClient
 
 PAGES = ["/jobs", "/datasets", "/models/new", "/compare"]
 
@@ -14,9 +15,10 @@ PAGES = ["/jobs", "/datasets", "/models/new", "/compare"]
 @pytest.fixture
 def browser(app, token) -> TestClient:
     """A logged-in page client (session cookie, no API token)."""
-    with TestClient(app) as c:
-        r = c.post("/login", data={"token": token, "next": "/datasets"}, follow_redirects=False)
+    with PageClient(app) as c:
+        r = c.login(token, "/datasets")
         assert r.status_code == 303 and r.headers["location"] == "/datasets" and COOKIE in r.cookies
+        assert c.csrf
         yield c
 
 

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import confusion_matrix, precision_score, recall_score
 
 from nnlab.errors import UserError
-from nnlab.web.auth import sign_session, session_valid
+from nnlab.web.auth import session_token_id, sign_session
 from nnlab.web.datasets import PathError, confine, unpack_zip
 from nnlab.web.service import confusion_report
 from nnlab.web.store import Store, hash_token
@@ -53,12 +53,40 @@ def test_claim_job_is_atomic_and_metrics_replace_later_epochs(tmp_path):
     assert store.job(2**70) is None
 
 
-def test_sessions_are_signed_and_expire():
-    cookie = sign_session("s")
-    assert session_valid("s", cookie)
-    assert not session_valid("other", cookie)
-    assert not session_valid("s", sign_session("s", now=time.time() - 8 * 24 * 3600))
-    assert not session_valid("s", None) and not session_valid("s", "garbage")
+def test_sessions_are_signed_bound_to_their_token_and_expire(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.create_token("a")
+    row = store.tokens()[0] | {"hash": store.token(1)["hash"]}
+    cookie = sign_session("s", row, 0)
+    assert session_token_id("s", store, cookie) == 1
+    assert session_token_id("other", store, cookie) is None
+    assert session_token_id("s", store, sign_session("s", row, 0, now=time.time() - 8 * 24 * 3600)) is None
+    assert session_token_id("s", store, None) is None and session_token_id("s", store, "garbage") is None
+    tid, gen, exp, sig = cookie.split(".")
+    assert session_token_id("s", store, f"2.{gen}.{exp}.{sig}") is None  # another token's id: MAC fails
+    assert store.end_sessions(1) == [1] and session_token_id("s", store, cookie) is None  # logout everywhere
+    assert session_token_id("s", store, sign_session("s", row, store.session_generation(1))) == 1
+    store.revoke_token(1)
+    store.create_token("b")  # may reuse id 1 (SQLite rowid): the old session must not carry over
+    assert session_token_id("s", store, sign_session("s", row, store.session_generation(1))) is None
+
+
+def test_database_and_web_folder_are_private(settings):
+    import stat
+
+    from nnlab.web.service import Workbench
+
+    settings.runs.mkdir(parents=True)
+    (settings.runs / "web").mkdir(mode=0o755)  # as an older nnlab left them
+    db = settings.runs / "web" / "workbench.db"
+    db.touch(mode=0o644)
+    db.chmod(0o644)
+    Workbench(settings)
+    assert stat.S_IMODE((settings.runs / "web").stat().st_mode) == 0o700
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    other = settings.runs.parent / "fresh" / "wb.db"
+    Workbench(type(settings)(runs=settings.runs, db_url=f"sqlite:///{other}", scheduler=False)).store.secret()
+    assert stat.S_IMODE(other.stat().st_mode) == 0o600 and stat.S_IMODE(other.parent.stat().st_mode) == 0o700
 
 
 def test_confine(tmp_path):
