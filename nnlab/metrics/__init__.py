@@ -1,0 +1,1 @@
+"""Evaluation metrics (reference-checked against torchmetrics / pycocotools in the tests)."""
