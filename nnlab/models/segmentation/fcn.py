@@ -95,9 +95,12 @@ class FCN(nn.Module):
 
 def _fcn(skips: int, classes: int, in_chans: int, backbone: str, upsample: str, input_size: tuple[int, int],
          form: str, head_width: int, dropout: float) -> FCN:
+    if "form" not in MODELS.options(backbone):
+        raise ConfigError(f"FCN needs a convolutional zoo backbone with feature taps, got {backbone!r}")
+
     def build() -> Classifier:
         net = MODELS.build(backbone, num_classes=1, in_chans=in_chans, input_size=tuple(input_size), form=form)
-        if not isinstance(net, Classifier):
+        if not isinstance(net, Classifier) or not net.tap_names:
             raise ConfigError(f"FCN needs a convolutional zoo backbone with feature taps, got {backbone!r}")
         return net
 
