@@ -70,45 +70,50 @@ def test_grayscale_masks_and_classes_file(tmp_path):
     assert read_mask_folder(tmp_path).classes == ["bg", "thing", "other"]
 
 
-def test_rgb_masks_without_a_colour_map_name_the_file(tmp_path):
-    _write(tmp_path, "a", _ids(), kind="RGB")
-    with pytest.raises(DataError, match=r"a\.png is RGB: pass a colour map"):
-        read_mask_folder(tmp_path)
+def _rgb_without_colour_map(root):
+    _write(root, "a", _ids(), kind="RGB")
 
 
-def test_unknown_colour_names_the_file_and_colour(tmp_path):
-    _write(tmp_path, "a", _ids(), kind="RGB")
-    (tmp_path / "colormap.txt").write_text("0 0 0\n128 0 0\n")
-    with pytest.raises(DataError, match=r"a\.png has colour \(0, 128, 0\)"):
-        read_mask_folder(tmp_path)
+def _rgb_with_unknown_colour(root):
+    _write(root, "a", _ids(), kind="RGB")
+    (root / "colormap.txt").write_text("0 0 0\n128 0 0\n")
 
 
-def test_mask_size_differs_from_its_image(tmp_path):
-    _write(tmp_path, "a", _ids(), size=(9, 10))
-    with pytest.raises(DataError, match=r"mask .*a\.png is 10x8 but its image .*a\.jpg is 10x9"):
-        read_mask_folder(tmp_path)
+def _mask_of_another_size(root):
+    _write(root, "a", _ids(), size=(9, 10))
 
 
-def test_label_values_outside_the_palette(tmp_path):
+def _index_outside_the_palette(root):
     ids = _ids()
     ids[ids == 255] = 0
     ids[1, 1] = 9
-    _write(tmp_path, "a", ids, palette=PALETTE[:15])  # 5 colours (PNG stores 4-bit indices, so 9 survives)
-    with pytest.raises(DataError, match=r"a\.png uses index 9 but its palette has 5 colours"):
-        read_mask_folder(tmp_path)
+    _write(root, "a", ids, palette=PALETTE[:15])  # 5 colours (PNG stores 4-bit indices, so 9 survives)
 
 
-def test_label_values_beyond_the_class_list(tmp_path):
-    _write(tmp_path, "a", _ids(), kind="L")
-    (tmp_path / "classes.txt").write_text("bg\nthing\n")
-    with pytest.raises(DataError, match=r"a\.png has label value 2 but there are only 2 classes"):
-        read_mask_folder(tmp_path)
+def _value_beyond_the_class_list(root):
+    _write(root, "a", _ids(), kind="L")
+    (root / "classes.txt").write_text("bg\nthing\n")
 
 
-def test_image_without_a_mask(tmp_path):
-    _write(tmp_path, "a", _ids())
-    Image.new("RGB", (10, 8)).save(tmp_path / "images" / "lonely.png")
-    with pytest.raises(DataError, match=r"lonely\.png has no mask"):
+def _image_without_a_mask(root):
+    _write(root, "a", _ids())
+    Image.new("RGB", (10, 8)).save(root / "images" / "lonely.png")
+
+
+BAD = [
+    (_rgb_without_colour_map, r"a\.png is RGB: pass a colour map"),
+    (_rgb_with_unknown_colour, r"a\.png has colour \(0, 128, 0\)"),
+    (_mask_of_another_size, r"mask .*a\.png is 10x8 but its image .*a\.jpg is 10x9"),
+    (_index_outside_the_palette, r"a\.png uses index 9 but its palette has 5 colours"),
+    (_value_beyond_the_class_list, r"a\.png has label value 2 but there are only 2 classes"),
+    (_image_without_a_mask, r"lonely\.png has no mask"),
+]
+
+
+@pytest.mark.parametrize("setup, message", BAD, ids=[f.__name__.strip("_") for f, _ in BAD])
+def test_bad_input_is_a_data_error_naming_the_file(tmp_path, setup, message):
+    setup(tmp_path)
+    with pytest.raises(DataError, match=message):
         read_mask_folder(tmp_path)
 
 

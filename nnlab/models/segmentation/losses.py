@@ -23,32 +23,32 @@ from nnlab.registry import Registry
 SEG_LOSSES: Registry[nn.Module] = Registry("segmentation loss")
 
 
-def _weights(class_weights: Sequence[float] | None) -> torch.Tensor | None:
-    return None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
-
-
-@SEG_LOSSES.register("cross_entropy")
-class CrossEntropy(nn.Module):
-    """Mean per-pixel cross-entropy, weighted by the target's class weight (PyTorch's normalisation)."""
+class PixelLoss(nn.Module):
+    """Base: optional class weights (a non-persistent buffer, so it follows the device) and the ignore index."""
 
     def __init__(self, class_weights: Sequence[float] | None = None, ignore_index: int = IGNORE_INDEX) -> None:
         super().__init__()
-        self.register_buffer("weight", _weights(class_weights), persistent=False)
+        weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        self.register_buffer("weight", weight, persistent=False)
         self.ignore_index = ignore_index
+
+
+@SEG_LOSSES.register("cross_entropy")
+class CrossEntropy(PixelLoss):
+    """Mean per-pixel cross-entropy, weighted by the target's class weight (PyTorch's normalisation)."""
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, target.long(), weight=self.weight, ignore_index=self.ignore_index)
 
 
 @SEG_LOSSES.register("focal")
-class FocalLoss(nn.Module):
+class FocalLoss(PixelLoss):
     """Softmax focal loss: -w_t (1 - p_t)^gamma log p_t, normalised like weighted cross-entropy (gamma=0 is CE)."""
 
     def __init__(self, class_weights: Sequence[float] | None = None, ignore_index: int = IGNORE_INDEX,
                  gamma: float = 2.0) -> None:
-        super().__init__()
-        self.register_buffer("weight", _weights(class_weights), persistent=False)
-        self.ignore_index, self.gamma = ignore_index, gamma
+        super().__init__(class_weights, ignore_index)
+        self.gamma = gamma
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         valid = target != self.ignore_index  # (B, H, W)
@@ -61,15 +61,14 @@ class FocalLoss(nn.Module):
 
 
 @SEG_LOSSES.register("dice")
-class DiceLoss(nn.Module):
+class DiceLoss(PixelLoss):
     """1 - mean over classes of (2 |P ∩ Y| + s) / (|P| + |Y| + s) with soft P = softmax, over the whole batch;
     ``class_weights`` weight the classes in the mean, ``smooth`` (s) keeps absent classes at loss 0."""
 
     def __init__(self, class_weights: Sequence[float] | None = None, ignore_index: int = IGNORE_INDEX,
                  smooth: float = 1.0) -> None:
-        super().__init__()
-        self.register_buffer("weight", _weights(class_weights), persistent=False)
-        self.ignore_index, self.smooth = ignore_index, smooth
+        super().__init__(class_weights, ignore_index)
+        self.smooth = smooth
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         k = logits.shape[1]
