@@ -7,7 +7,8 @@ rewards sharp edges that whole-mask IoU barely notices). Classes absent from bot
 per class and left out of the means. Pixels whose target is ``ignore_index`` (255) count nowhere.
 
 ``PanopticQuality``: PQ = SQ x RQ (Kirillov et al., CVPR 2019) per category and averaged over the categories
-that occur, with torchmetrics' conventions for void (categories outside things / stuffs).
+that occur, with torchmetrics' conventions for void (categories outside things / stuffs). It matches segments on
+the CPU, image by image (a handful of segments each): an evaluation metric, not one for the training loop.
 """
 from __future__ import annotations
 

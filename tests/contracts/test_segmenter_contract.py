@@ -51,3 +51,13 @@ def test_segmenter_output_depends_on_every_region(name):
     y[..., -3:, -3:] += 5.0
     with torch.no_grad():
         assert not torch.allclose(model(x)[..., -1, -1], model(y)[..., -1, -1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SEGMENTERS.names())
+def test_segmenter_defaults_take_an_odd_size(name):
+    """The paper-sized defaults (FCN on VGG-16, SegNet's 13 convolutions, U-Net 64 wide): forward at 33x47."""
+    model = SEGMENTERS.build(name, classes=4, in_chans=3).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 33, 47))
+    assert out.shape == (1, 4, 33, 47) and torch.isfinite(out).all()
