@@ -11,7 +11,7 @@ fc6 / fc7 become a 3x3 and a 1x1 convolution of ``head_width`` channels (the pap
 """
 from __future__ import annotations
 
-from typing import Callable
+import copy
 
 import torch
 from torch import nn
@@ -25,12 +25,15 @@ from nnlab.errors import ConfigError
 PROBE = 512  # side of the meta-device probe that measures each tap's stride and channels
 
 
-def probe_taps(build: Callable[[], Classifier], in_chans: int) -> tuple[list[tuple[str, int, int]], int]:
+def probe_taps(backbone: Classifier, in_chans: int) -> tuple[list[tuple[str, int, int]], int]:
     """(name, channels, stride) of every tap, high resolution first, and the smallest input side (a power of two)
-    the backbone takes; measured on a copy built on the meta device (shapes only, no compute, no memory)."""
-    with torch.device("meta"), torch.no_grad():
-        meta = build().eval()
-        taps = meta.feature_taps(torch.empty(1, in_chans, PROBE, PROBE))
+    the backbone takes; measured on a meta-device copy (shapes only: no compute, no memory)."""
+    memo: dict[int, torch.Tensor] = {id(p): nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=False)
+                                     for p in backbone.parameters()}
+    memo.update({id(b): torch.empty_like(b, device="meta") for b in backbone.buffers()})
+    meta = copy.deepcopy(backbone, memo).eval()
+    with torch.no_grad():
+        taps = meta.feature_taps(torch.empty(1, in_chans, PROBE, PROBE, device="meta"))
         side = 1
         while side < PROBE and not _runs(meta, in_chans, side):
             side *= 2
@@ -39,7 +42,7 @@ def probe_taps(build: Callable[[], Classifier], in_chans: int) -> tuple[list[tup
 
 def _runs(meta: Classifier, in_chans: int, side: int) -> bool:
     try:
-        meta.feature_taps(torch.empty(1, in_chans, side, side))
+        meta.feature_taps(torch.empty(1, in_chans, side, side, device="meta"))
         return True
     except RuntimeError:  # "output size is too small"
         return False
@@ -57,11 +60,10 @@ def strip_head(backbone: Classifier) -> None:
 class FCN(nn.Module):
     """Backbone taps -> fc6/fc7 convs -> class scores, fused with ``skips`` earlier taps, upsampled to the input."""
 
-    def __init__(self, build: Callable[[], Classifier], in_chans: int, classes: int, skips: int,
+    def __init__(self, backbone: Classifier, in_chans: int, classes: int, skips: int,
                  upsample: str = "transposed", head_width: int = 512, dropout: float = 0.5) -> None:
         super().__init__()
-        taps, self.min_side = probe_taps(build, in_chans)
-        backbone = build()
+        taps, self.min_side = probe_taps(backbone, in_chans)
         if skips + 1 > len(taps):
             raise ConfigError(f"FCN with {skips} skips needs {skips + 1} feature taps; the backbone has {len(taps)}")
         strip_head(backbone)
@@ -71,8 +73,8 @@ class FCN(nn.Module):
         self.stride = used[-1][2]
         c_last = used[-1][1]
         self.head = nn.Sequential(  # fc6, fc7 as convolutions
-            nn.Conv2d(c_last, head_width, 3, padding=1), nn.ReLU(inplace=True), nn.Dropout2d(dropout),
-            nn.Conv2d(head_width, head_width, 1), nn.ReLU(inplace=True), nn.Dropout2d(dropout),
+            nn.Conv2d(c_last, head_width, 3, padding=1), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Conv2d(head_width, head_width, 1), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Conv2d(head_width, classes, 1))
         self.skip_scores = nn.ModuleList(nn.Conv2d(c, classes, 1) for _, c, _ in used[:-1])  # coarse -> fine order
         self.skip_scores = nn.ModuleList(list(self.skip_scores)[::-1])
@@ -97,14 +99,10 @@ def _fcn(skips: int, classes: int, in_chans: int, backbone: str, upsample: str, 
          form: str, head_width: int, dropout: float) -> FCN:
     if "form" not in MODELS.options(backbone):
         raise ConfigError(f"FCN needs a convolutional zoo backbone with feature taps, got {backbone!r}")
-
-    def build() -> Classifier:
-        net = MODELS.build(backbone, num_classes=1, in_chans=in_chans, input_size=tuple(input_size), form=form)
-        if not isinstance(net, Classifier) or not net.tap_names:
-            raise ConfigError(f"FCN needs a convolutional zoo backbone with feature taps, got {backbone!r}")
-        return net
-
-    return FCN(build, in_chans, classes, skips, upsample, head_width, dropout)
+    net = MODELS.build(backbone, num_classes=1, in_chans=in_chans, input_size=tuple(input_size), form=form)
+    if not isinstance(net, Classifier) or not net.tap_names:
+        raise ConfigError(f"FCN needs a convolutional zoo backbone with feature taps, got {backbone!r}")
+    return FCN(net, in_chans, classes, skips, upsample, head_width, dropout)
 
 
 @SEGMENTERS.register("fcn32s")

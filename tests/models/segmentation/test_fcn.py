@@ -10,7 +10,7 @@ TINY = dict(backbone="resnet20", form="small", head_width=32, dropout=0.0)  # st
 
 
 def test_fcn8s_on_vgg_reads_pool3_pool4_pool5():
-    model = SEGMENTERS.build("fcn8s", classes=5, in_chans=3, backbone="vgg11", input_size=(224, 224))
+    model = SEGMENTERS.build("fcn8s", classes=5, in_chans=3, backbone="vgg11", input_size=(64, 64))
     assert model.stride == 32 and [u.factor for u in model.skip_ups] == [2, 2] and model.final_up.factor == 8
     assert "backbone.features.0.weight" in model.state_dict()  # zoo keys: pretrained backbones load as they are
     assert not any(k.startswith("backbone.classifier.") for k in model.state_dict())  # the FC head is gone
