@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from nnlab.cli import masks
 from nnlab.cli.table import print_table
 from nnlab.data import cache, sources
 from nnlab.data.folder import scan, split_folders
@@ -24,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i = dsub.add_parser("info", help="per-class counts and warnings")
     i.add_argument("dir", help="a built dataset or an image folder")
     i.set_defaults(func=info)
+    masks.add_parser(dsub)
 
 
 def _size(text: str | None) -> list[int] | None:
