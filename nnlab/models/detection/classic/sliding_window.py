@@ -84,8 +84,10 @@ class SlidingWindow(ClassicDetector):
             raise UserError(f"the classifier gives {k} scores per window; a detector of {self.classes} classes "
                             f"needs {self.classes + 1} (the classes and a background class)")
 
+    @torch.no_grad()
     def heatmaps(self, image: torch.Tensor) -> list[Level]:
         """Per scale, the object-class probability maps (classes, ny, nx) of one (C, H, W) image."""
+        self.classifier.eval()
         levels = []
         for scale, x in self.pyramid(to_float(image)):
             probs = self.score_map(x)
@@ -116,12 +118,7 @@ class SlidingWindow(ClassicDetector):
                           self.max_detections)
 
     def forward(self, images: Images) -> list[Target]:
-        self.classifier.eval()
-        out = []
-        with torch.no_grad():
-            for image in image_list(images):
-                out.append(self.boxes(self.heatmaps(image), image.shape[1], image.shape[2]))
-        return out
+        return [self.boxes(self.heatmaps(image), image.shape[1], image.shape[2]) for image in image_list(images)]
 
 
 def heatmaps_png(levels: list[Level], path: str | Path, classes: Sequence[str] | None = None,
