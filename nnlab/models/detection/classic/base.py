@@ -6,6 +6,7 @@ network detectors, float images are used as given (already normalized by the tas
 list of dicts (``boxes`` float (n, 4) absolute xyxy, ``labels`` int64 (n,) 0-based)."""
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Sequence
 
 import numpy as np
@@ -180,3 +181,20 @@ def predicted_iou(predictions: list[Target], targets: list[Target]) -> torch.Ten
         if len(p["boxes"]) and len(t["boxes"]):
             out[i] = box_iou(p["boxes"][:1].float().cpu(), t["boxes"][:1].float().cpu())[0, 0]
     return out
+
+
+def svm_planes(x: np.ndarray, y: np.ndarray, classes: int, C: float, seed: int = 0
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One-vs-rest linear SVMs (scikit-learn LinearSVC) over labels 0..classes, ``classes`` being background.
+    Returns the object classes' planes: weight (K, D), bias (K,); a class absent from ``y`` never fires (-inf)."""
+    from sklearn.svm import LinearSVC
+
+    svm = LinearSVC(C=C, max_iter=5000, random_state=seed).fit(x, y)
+    coef, icpt = svm.coef_, svm.intercept_
+    if len(svm.classes_) == 2:  # binary: one plane, positive for the higher label
+        coef, icpt = np.concatenate([-coef, coef]), np.concatenate([-icpt, icpt])
+    weight, bias = np.zeros((classes, x.shape[1])), np.full(classes, -math.inf)
+    for row, k in enumerate(svm.classes_):
+        if k < classes:
+            weight[k], bias[k] = coef[row], icpt[row]
+    return torch.from_numpy(weight).float(), torch.from_numpy(bias).float()
