@@ -198,3 +198,14 @@ def svm_planes(x: np.ndarray, y: np.ndarray, classes: int, C: float, seed: int =
         if k < classes:
             weight[k], bias[k] = coef[row], icpt[row]
     return torch.from_numpy(weight).float(), torch.from_numpy(bias).float()
+
+
+def xywh_result(rects: np.ndarray | tuple, scores: np.ndarray | tuple, labels: torch.Tensor | int,
+                iou_threshold: float, max_detections: int) -> Target:
+    """OpenCV's (x, y, w, h) rectangles + weights -> the conventions' dict after NMS."""
+    boxes = torch.as_tensor(np.asarray(rects, dtype=np.float32).reshape(-1, 4))
+    boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy
+    scores_t = torch.as_tensor(np.asarray(scores, dtype=np.float32).reshape(-1))
+    if isinstance(labels, int):
+        labels = torch.full((len(boxes),), labels, dtype=torch.int64)
+    return nms_result(boxes, scores_t, labels, iou_threshold, max_detections)

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+import torch
+
+from nnlab.errors import ConfigError
+from nnlab.models.detection import DETECTORS
+from tests.models.detection.classic.conftest import assert_well_formed
+
+
+def test_boxes_are_opencvs_people_detector_output():
+    import cv2
+    from skimage.data import astronaut
+
+    image = np.ascontiguousarray(astronaut()[::2, ::2])  # (256, 256, 3): the upper body is one 64x128 window
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    rects, weights = hog.detectMultiScale(image, hitThreshold=-1.5, winStride=(8, 8), padding=(8, 8), scale=1.05)
+    det = DETECTORS.build("hog_people", hit_threshold=-1.5, iou_threshold=1.0)
+    out = det.predict(torch.from_numpy(image).permute(2, 0, 1)[None])[0]
+    assert_well_formed(out, 1)
+    assert len(out["boxes"]) == len(rects) > 0
+    ref = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in rects], dtype=torch.float32)
+    order = torch.as_tensor(np.asarray(weights).ravel()).argsort(descending=True)
+    torch.testing.assert_close(out["boxes"], ref[order])
+
+
+def test_small_or_empty_images_give_empty_results():
+    det = DETECTORS.build("hog_people")
+    for r in det.predict(torch.zeros(2, 1, 48, 48, dtype=torch.uint8)):  # smaller than the 64x128 window
+        assert_well_formed(r, 1)
+        assert len(r["boxes"]) == 0
+    with pytest.raises(ConfigError, match="one class"):
+        DETECTORS.build("hog_people", classes=2)
