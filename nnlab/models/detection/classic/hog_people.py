@@ -4,9 +4,11 @@ reference the trained ``hog_svm`` is compared with. Nothing to train; OpenCV is 
 from __future__ import annotations
 
 from nnlab.errors import ConfigError
-from nnlab.models.detection.classic.base import ClassicDetector, Images, Target, image_list, to_uint8_hwc, \
-    xywh_result
+from nnlab.models.detection.classic.base import ClassicDetector, Images, Target, empty_result, image_list, \
+    to_uint8_hwc, xywh_result
 from nnlab.models.detection.registry import DETECTORS
+
+WINDOW = (64, 128)  # (w, h) of the pedestrian model
 
 
 class HogPeople(ClassicDetector):
@@ -29,6 +31,9 @@ class HogPeople(ClassicDetector):
         hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         out = []
         for image in image_list(images):
+            if image.shape[1] < WINDOW[1] or image.shape[2] < WINDOW[0]:  # OpenCV crashes on these; none fits
+                out.append(empty_result())
+                continue
             rects, weights = hog.detectMultiScale(to_uint8_hwc(image), hitThreshold=self.hit_threshold,
                                                   winStride=(self.win_stride, self.win_stride),
                                                   padding=(self.padding, self.padding), scale=self.scale)
