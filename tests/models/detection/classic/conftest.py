@@ -47,5 +47,6 @@ def assert_well_formed(result: dict, classes: int) -> None:
     assert result["boxes"].shape == (m, 4) and result["boxes"].dtype == torch.float32
     assert result["labels"].shape == (m,) and result["labels"].dtype == torch.int64
     if m:
-        assert (result["boxes"][:, 2] > result["boxes"][:, 0]).all() and (result["boxes"][:, 3] > result["boxes"][:, 1]).all()
+        boxes = result["boxes"]
+        assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
         assert 0 <= int(result["labels"].min()) and int(result["labels"].max()) < classes

@@ -8,7 +8,7 @@ from tests.models.detection.classic.conftest import assert_well_formed
 
 @pytest.fixture(scope="module")
 def astronaut():
-    """scikit-image's astronaut (Eileen Collins), halved to 256x256: (1, 3, 256, 256) uint8, face near (88-136, 33-80)."""
+    """scikit-image's astronaut (Eileen Collins) halved: (1, 3, 256, 256) uint8, the face near x 88-136, y 33-80."""
     from skimage.data import astronaut
 
     return torch.from_numpy(astronaut()).permute(2, 0, 1)[None, :, ::2, ::2].contiguous()
