@@ -139,13 +139,13 @@ def labelled_patches(images: Images, targets: list[Target], classes: int, patch:
     gen = torch.Generator().manual_seed(seed)
     xs, ys = [], []
     for image, t in zip(items, targets):
-        img = to_float(image)
+        img = to_float(image).cpu()
         cand = random_windows(img.shape[1], img.shape[2], patch, 4 * negatives_per_image, gen)
         if len(t["boxes"]):
             cand = cand[box_iou(cand, t["boxes"].float()).max(1).values < max_iou]
         cand = cand[:negatives_per_image]
-        xs += [warp_crops(img, t["boxes"], patch), warp_crops(img, cand, patch)]
-        ys += [t["labels"].long(), torch.full((len(cand),), classes, dtype=torch.long)]
+        xs += [warp_crops(img, t["boxes"].cpu(), patch), warp_crops(img, cand, patch)]
+        ys += [t["labels"].long().cpu(), torch.full((len(cand),), classes, dtype=torch.long)]
     return torch.cat(xs), torch.cat(ys)
 
 
@@ -156,6 +156,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs:
     if len(x) == 0:
         raise UserError("no training patches: the dataset has no boxes and no room for background windows")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     model.train()
     mean = float("nan")
@@ -163,7 +164,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs:
         perm, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(0, len(x), batch):
             idx = perm[i: i + batch]
-            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -53,7 +53,7 @@ class HogSvm(ClassicDetector):
         """scikit-image's HOG of a (C, h, w) float image (colour: the strongest channel gradient, as in the paper)."""
         from skimage.feature import hog
 
-        arr = x.permute(1, 2, 0).double().numpy()
+        arr = x.permute(1, 2, 0).double().cpu().numpy()
         return hog(arr if arr.shape[2] > 1 else arr[:, :, 0], orientations=self.orientations,
                    pixels_per_cell=(self.cell, self.cell), cells_per_block=(self.block, self.block),
                    block_norm="L2-Hys", feature_vector=feature_vector, channel_axis=-1 if arr.shape[2] > 1 else None)
@@ -99,7 +99,7 @@ class HogSvm(ClassicDetector):
             i, j = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij")
             x1, y1 = j.flatten() * self.cell * fx, i.flatten() * self.cell * fy
             all_boxes.append(torch.stack([x1, y1, x1 + self.window[1] * fx, y1 + self.window[0] * fy], 1).float())
-            all_scores.append(torch.from_numpy(feats).float() @ self.weight.T + self.bias)  # (n, K)
+            all_scores.append(torch.from_numpy(feats).float() @ self.weight.cpu().T + self.bias.cpu())  # (n, K)
         return torch.cat(all_boxes), torch.cat(all_scores)
 
     def forward(self, images: Images) -> list[Target]:
@@ -107,14 +107,14 @@ class HogSvm(ClassicDetector):
             raise UserError("hog_svm has not been trained: call fit(images, targets) first")
         out = []
         for image in image_list(images):
-            boxes, scores = self.windows(to_float(image))
+            boxes, scores = self.windows(to_float(image).cpu())
             idx, k = torch.nonzero(scores >= self.score_threshold, as_tuple=True)
             out.append(nms_result(boxes[idx], scores[idx, k], k, self.iou_threshold, self.max_detections))
         return out
 
     def fit(self, images: Images, targets: list[Target]) -> dict[str, float]:
         """Positives, random negatives, then ``mining_rounds`` rounds of hard negatives. Returns how many of each."""
-        items = [to_float(im) for im in image_list(images)]
+        items = [to_float(im).cpu() for im in image_list(images)]
         check_targets(items, targets, self.classes)
         gen = torch.Generator().manual_seed(self.seed)
         pos = [self.crop_features(im, t["boxes"]) for im, t in zip(items, targets)]

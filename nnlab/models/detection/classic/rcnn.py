@@ -108,14 +108,16 @@ class RCNN(ClassicDetector):
 
     @torch.no_grad()
     def features(self, image: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        """Warped crops of one float (C, H, W) image -> scaled penultimate CNN features (n, D)."""
+        """Warped crops of one float (C, H, W) image -> scaled penultimate CNN features (n, D), on the CPU."""
         self.backbone.eval()
-        crops = warp_crops(image, boxes, self.crop)  # (n, C, h, w)
+        crops = warp_crops(image.cpu(), boxes.cpu(), self.crop)  # (n, C, h, w)
         if not len(crops):
             return torch.zeros(0, self.svm_weight.shape[1])
-        feats = torch.cat([self.backbone.forward_head(self.backbone.forward_features(c), pre_logits=True)
-                           for c in crops.split(256)])
-        return feats / self.feat_scale
+        device = self.svm_weight.device
+        net = self.backbone
+        feats = torch.cat([net.forward_head(net.forward_features(c.to(device)), pre_logits=True)
+                           for c in crops.split(256)])  # (n, D)
+        return (feats / self.feat_scale).cpu()
 
     def proposal_recall(self, images: Images, targets: list[Target], iou: float = 0.5) -> float:
         """Share of ground-truth boxes that some proposal overlaps by IoU >= ``iou`` (the ceiling on recall)."""
@@ -135,8 +137,8 @@ class RCNN(ClassicDetector):
             x = to_float(image)
             props = self.propose(image)
             feats = self.features(x, props)  # (n, D)
-            scores = feats @ self.svm_weight.T + self.svm_bias  # (n, K)
-            deltas = torch.einsum("nd,kjd->nkj", feats, self.reg_weight) + self.reg_bias  # (n, K, 4)
+            scores = feats @ self.svm_weight.cpu().T + self.svm_bias.cpu()  # (n, K)
+            deltas = torch.einsum("nd,kjd->nkj", feats, self.reg_weight.cpu()) + self.reg_bias.cpu()  # (n, K, 4)
             idx, k = torch.nonzero(scores >= self.score_threshold, as_tuple=True)
             boxes = clip_boxes_to_image(decode(props[idx], deltas[idx, k]), tuple(x.shape[1:]))
             out.append(nms_result(boxes, scores[idx, k], k, self.iou_threshold, self.max_detections))
@@ -144,7 +146,7 @@ class RCNN(ClassicDetector):
 
     def fit(self, images: Images, targets: list[Target]) -> dict[str, float]:
         """Proposals -> fine-tune the CNN -> SVMs -> box regressors. Returns what each stage saw."""
-        items = image_list(images)
+        items = [im.cpu() for im in image_list(images)]
         check_targets(items, targets, self.classes)
         if not sum(len(t["boxes"]) for t in targets):
             raise UserError("rcnn needs at least one box to learn from")
@@ -192,7 +194,7 @@ class RCNN(ClassicDetector):
         feats = [self.features(to_float(im), torch.cat([t["boxes"].float(), p])) for im, p, t in
                  zip(items, props, targets)]
         self.feat_scale.fill_(float(torch.cat(feats).norm(dim=1).mean()) / 20.0)  # mean norm 20, as in the paper
-        feats = [f / self.feat_scale for f in feats]
+        feats = [f / self.feat_scale.cpu() for f in feats]
         x_svm, y_svm, x_reg, t_reg, k_reg = [], [], [], [], []
         for f, p, t in zip(feats, props, targets):
             n_gt = len(t["boxes"])

@@ -88,8 +88,9 @@ class SlidingWindow(ClassicDetector):
     def heatmaps(self, image: torch.Tensor) -> list[Level]:
         """Per scale, the object-class probability maps (classes, ny, nx) of one (C, H, W) image."""
         self.classifier.eval()
+        device = next(self.classifier.parameters()).device
         levels = []
-        for scale, x in self.pyramid(to_float(image)):
+        for scale, x in self.pyramid(to_float(image.to(device))):
             probs = self.score_map(x)
             keep = [i for i in range(self.classes + 1) if i != self.background]
             levels.append((scale, probs[keep]))
