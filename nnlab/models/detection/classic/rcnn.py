@@ -13,7 +13,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch import nn
 from torchvision.ops import box_iou, clip_boxes_to_image
 
 from nnlab.errors import UserError

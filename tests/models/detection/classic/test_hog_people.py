@@ -31,3 +31,28 @@ def test_small_or_empty_images_give_empty_results():
         assert len(r["boxes"]) == 0
     with pytest.raises(ConfigError, match="one class"):
         DETECTORS.build("hog_people", classes=2)
+
+
+@pytest.mark.slow
+def test_finds_people_in_penn_fudan_photos():
+    """Ten real street photos: the pretrained pedestrian SVM finds at least a third of the people (IoU >= 0.5)."""
+    import re
+
+    from PIL import Image
+    from torchvision.ops import box_iou
+
+    from tests.conftest import shared_dataset
+
+    root = shared_dataset("pennfudanped")
+    det = DETECTORS.build("hog_people")
+    found = total = 0
+    for f in sorted((root / "Annotation").glob("*.txt"))[::17][:10]:
+        text = f.read_text()
+        name = re.search(r'Image filename : "PennFudanPed/PNGImages/(.+?)"', text).group(1)
+        boxes = torch.tensor([[float(v) for v in m] for m in re.findall(r"\((\d+), (\d+)\) - \((\d+), (\d+)\)", text)])
+        image = torch.from_numpy(np.array(Image.open(root / "PNGImages" / name).convert("RGB"))).permute(2, 0, 1)
+        out = det.predict(image[None])[0]
+        assert_well_formed(out, 1)
+        total += len(boxes)
+        found += int((box_iou(boxes, out["boxes"]).max(1).values >= 0.5).sum()) if len(out["boxes"]) else 0
+    assert total >= 10 and found / total >= 1 / 3
