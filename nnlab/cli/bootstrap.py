@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from nnlab.api import RunDir
 from nnlab.cli.table import print_table
 from nnlab.experiments.bootstrap import run_intervals
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
             for name, m in r.items()]
     print(f"{args.split} metrics with {pct} percentile bootstrap intervals ({args.n} resamples)")
     print_table(["metric", "value", f"{pct} low", f"{pct} high", "std"], rows)
-    path = Path(args.run_dir) / "eval" / f"bootstrap_{args.split}.json"
+    path = RunDir(args.run_dir).eval / f"bootstrap_{args.split}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"resamples": args.n, "confidence": args.confidence, "metrics": r}, indent=2))
     print(f"\nsaved: {path}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.api import RunDir
 from nnlab.errors import UserError
 
 ADVICE = {
@@ -42,7 +43,7 @@ class Diagnosis:
 
 def read_curves(run_dir: str | Path) -> dict[str, np.ndarray]:
     """Columns of a run's ``metrics.csv`` as arrays."""
-    path = Path(run_dir) / "metrics.csv"
+    path = RunDir(run_dir).metrics
     if not path.is_file():
         raise UserError(f"{run_dir} has no metrics.csv (is it an nnlab run directory?)")
     with path.open(newline="") as f:

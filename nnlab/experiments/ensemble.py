@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 import nnlab
-from nnlab.api import DEFAULT_RUNS, build_data, run_data, validate
+from nnlab.api import DEFAULT_RUNS, RunDir, build_data, run_data, validate
 from nnlab.errors import UserError
 from nnlab.experiments.common import ConfigLike, member, resolve
 from nnlab.inference import LoadedRun, load_run, outputs
@@ -152,14 +152,13 @@ def average(run_specs: Sequence[str], voting: Voting = "soft") -> EnsembleResult
 
 def snapshots(run_dir: str | Path) -> list[str]:
     """``RUN_DIR@epoch-N`` specs of every snapshot a run kept (train.checkpoint.keep_last)."""
-    files = sorted(Path(run_dir, "checkpoints").glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-    return [f"{run_dir}@{p.stem}" for p in files]
+    return [f"{run_dir}@{p.stem}" for p in RunDir(run_dir).snapshots()]
 
 
 def _load_spec(spec: str) -> LoadedRun:
     run_dir, _, weights = spec.partition("@")
     weights = weights or "best"
-    if weights not in ("best", "last") and not Path(run_dir, "checkpoints", f"{weights}.pt").is_file():
+    if weights not in ("best", "last") and not RunDir(run_dir).checkpoint(weights).is_file():
         raise UserError(f"{run_dir} has no checkpoint {weights}.pt (snapshots: "
                         f"{', '.join(s.partition('@')[2] for s in snapshots(run_dir)) or 'none'})")
     return load_run(run_dir, weights)

@@ -15,7 +15,7 @@ import numpy as np
 
 import nnlab
 from nnlab import config as cfgmod
-from nnlab.api import Run
+from nnlab.api import Run, RunDir
 from nnlab.errors import UserError
 from nnlab.experiments.common import ConfigLike, fmt_ms, markdown_table, mean_std, member, resolve, save_figure
 from nnlab.optim import OPTIMIZERS, check_options
@@ -74,7 +74,7 @@ def compare(config: ConfigLike, optimizers: Sequence[str], seeds: int = 3, lrs: 
             t0 = time.perf_counter()
             run = nnlab.fit(c, runs_root=runs_root, progress=progress)
             res.wall_seconds.append(time.perf_counter() - t0)
-            rows = list(csv.DictReader((run.dir / "metrics.csv").open()))
+            rows = list(csv.DictReader(RunDir(run.dir).metrics.open()))
             for key in CURVES:
                 if rows and key in rows[0]:
                     res.curves.setdefault(key, []).append([float(r[key]) for r in rows])

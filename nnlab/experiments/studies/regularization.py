@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnlab.api import run_data, validate
+from nnlab.api import RunDir, run_data, validate
 from nnlab.config import Config
 from nnlab.errors import ConfigError
 from nnlab.experiments.common import fmt_ms, mean_std, resolve, save_figure, with_values
@@ -60,7 +60,7 @@ def setting_config(base: Config, name: str, values: dict[str, Any], seed: int, e
 
 
 def _curves(run_dir: Path) -> dict[str, list[float]]:
-    with (run_dir / "metrics.csv").open(newline="") as f:
+    with RunDir(run_dir).metrics.open(newline="") as f:
         rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in ("acc", "val_acc", "loss", "val_loss") if rows and k in rows[0]}
 
