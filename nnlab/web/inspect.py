@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import nnlab
+from nnlab.errors import UserError
 
 MAX_MAPS = 8  # feature maps shown per layer
 
@@ -40,6 +41,8 @@ def _png(maps: torch.Tensor) -> str:
 def inspect_image(run_dir: str | Path, image: str | Path) -> dict[str, Any]:
     """Top-5 prediction and one row per leaf layer: weight stats, activation shape and stats, maps."""
     run = nnlab.load_run(run_dir)
+    if run.config.task != "classify":
+        raise UserError(f"inspect shows a classifier's layers and top-5; this is a {run.config.task} run")
     x = run.preprocess.load_files([image]).to(run.device)  # (1, C, H, W)
     layers: list[dict[str, Any]] = []
     hooks = []

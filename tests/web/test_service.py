@@ -109,3 +109,22 @@ def test_unpack_zip_refuses_links_and_uses_a_single_top_folder(tmp_path):
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("top/c/1.png", b"x")
     assert unpack_zip(io.BytesIO(buf.getvalue()), tmp_path / "y", 10**6) == tmp_path / "y" / "top"
+
+
+def test_a_generate_job_trains_but_classify_and_inspect_refuse_it(settings, tmp_path):
+    """Jobs dispatch on the run's task: a reconstruction run has no classes to classify into."""
+    import nnlab
+    from nnlab.web.inspect import inspect_image
+    from nnlab.web.service import Conflict, Workbench
+
+    cfg = {"task": "generate", "data": {"dataset": "digits", "train_size": 64},
+           "model": {"name": "autoencoder", "hidden": [8], "latent": 2}, "train": {"epochs": 1}}
+    run = nnlab.fit(cfg, runs_root=tmp_path / "runs", progress=False)
+    wb = Workbench(settings)
+    job = wb.store.add_job("g", cfg, None)
+    wb.store.update_job(job, run_dir=str(run.dir), status="completed")
+    assert wb.job_view(job)["monitor"] == "val_loss"
+    with pytest.raises(Conflict, match="generate model"):
+        wb.classify(job, [tmp_path / "x.png"])
+    with pytest.raises(UserError, match="generate run"):
+        inspect_image(run.dir, tmp_path / "x.png")
