@@ -112,6 +112,13 @@ def fmt(value: float) -> str:
     return "0" if text == "-0" else text
 
 
+def shared_places(name: str, env: str) -> list[Path]:
+    """Where a shared dataset may live: ``$env``, else ``../shared/datasets/NAME`` from the working directory or
+    beside the repository."""
+    places = [Path(os.environ[env])] if os.environ.get(env) else []
+    return places + [Path("../shared/datasets") / name, Path(__file__).resolve().parents[4] / "shared/datasets" / name]
+
+
 def image_files(folder: Path) -> dict[str, Path]:
     """Image files under ``folder`` by their stem (file name without suffix)."""
     if not folder.is_dir():
