@@ -44,7 +44,8 @@ def read_classes(root: Path, issues: Issues) -> list[str] | None:
 
 def read(root: str | Path, fmt: str | None = None, strict: bool = True) -> BoxSet:
     """Every labelled image of the folder. Strict: the first problem raises a DataError naming the file (and
-    line); lenient: problems are collected in ``BoxSet.warnings`` (errors first) for ``nnlab data check``."""
+    line); lenient: errors are collected in ``BoxSet.errors`` (their boxes or files left out) for
+    ``nnlab data check``. Warnings (boxes clipped to the image) are collected either way."""
     root = Path(root)
     fmt = fmt or detect(root)
     if fmt not in FORMATS:
@@ -64,7 +65,7 @@ def read(root: str | Path, fmt: str | None = None, strict: bool = True) -> BoxSe
     if not records and not issues.errors:
         issues.error(root, f"empty dataset: no labelled images found ({fmt} layout)")
     classes = _known_classes(records, classes, root, issues)
-    return BoxSet(records, classes, issues.errors + issues.warnings)
+    return BoxSet(records, classes, issues.warnings, issues.errors)
 
 
 def _known_classes(records: list[BoxRecord], classes: list[str] | None, root: Path, issues: Issues) -> list[str]:
@@ -115,7 +116,13 @@ def convert(src: str | Path, out: str | Path, to: str, fmt: str | None = None) -
     return boxes
 
 
-def unlabelled_images(root: str | Path, boxes: BoxSet) -> list[str]:
-    """Image files in the folder that no label refers to."""
-    used = {Path(r.file).stem for r in boxes.records}
-    return [p.name for stem, p in image_files(images_dir(Path(root))).items() if stem not in used]
+def check(root: str | Path, fmt: str | None = None) -> BoxSet:
+    """Read leniently and add a warning for every image file that no label refers to."""
+    boxes = read(root, fmt, strict=False)
+    root = Path(root)
+    label_files = [*root.glob("annotations/*.xml"), *root.glob("Annotations/*.xml"), *root.glob("labels/*.txt")]
+    used = {Path(r.file).stem for r in boxes.records} | {p.stem for p in label_files}
+    folder = images_dir(root)
+    boxes.warnings += [f"{p}: image without labels (no label file refers to it)"
+                       for stem, p in image_files(folder).items() if stem not in used]
+    return boxes

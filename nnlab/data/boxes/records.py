@@ -53,6 +53,7 @@ class BoxSet:
     records: list[BoxRecord]
     classes: list[str]
     warnings: list[str] = field(default_factory=list)  # problems found while reading (see Issues)
+    errors: list[str] = field(default_factory=list)  # only when read leniently (``nnlab data check``)
 
     def labels(self, record: BoxRecord) -> np.ndarray:
         index = {c: i for i, c in enumerate(self.classes)}
