@@ -115,6 +115,11 @@ class BatchAugment:
             p = self.rot90(p)
         if c.rotate > 0 or c.scale or c.translate > 0 or c.resized_crop or c.pad_crop > 0:
             p = self.affine(p)
+        return self.photometric(p)
+
+    def photometric(self, p: torch.Tensor) -> torch.Tensor:
+        """The ops that change pixel values but move nothing: HSV jitter, noise, erasing."""
+        c = self.cfg
         if c.hue > 0 or c.saturation > 0 or c.value > 0:
             p = self.hsv(p)
         if c.noise > 0:

@@ -62,13 +62,7 @@ class BoxAugment(BatchAugment):
             p = F.grid_sample(p, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
             targets = _warp_semantic(targets, grid) if semantic else \
                 [self._warp_target(t, theta[i], grid[i:i + 1]) for i, t in enumerate(targets)]
-        if c.hue > 0 or c.saturation > 0 or c.value > 0:
-            p = self.hsv(p)
-        if c.noise > 0:
-            p = (p + c.noise * torch.randn(p.shape, generator=self.g).to(p.device)).clamp(0, 1)
-        if c.erase > 0:
-            p = self.erase(p)
-        return p, targets
+        return self.photometric(p), targets
 
     def _warp_target(self, t: dict[str, torch.Tensor], theta: torch.Tensor, grid: torch.Tensor
                      ) -> dict[str, torch.Tensor]:
