@@ -194,23 +194,22 @@ def _image(pred: dict[str, Any], target: dict[str, Any], n_classes: int, iou_typ
         (g_box[:, 2] - g_box[:, 0]) * (g_box[:, 3] - g_box[:, 1])
     if len(g_lab) and (g_lab.min() < 0 or g_lab.max() >= n_classes):
         raise ValueError(f"target labels must lie in 0..{n_classes - 1}, got {sorted(set(g_lab.tolist()))}")
+    if segm:  # IoU and areas of every pair once per image; classes take their slices
+        iou_all, d_area = mask_iou(p_mask, g_mask, crowd), p_mask.reshape(len(p_lab), -1).sum(1).astype(np.float64)
+    else:
+        iou_all, d_area = box_iou_coco(p_box, g_box, crowd), (p_box[:, 2] - p_box[:, 0]) * (p_box[:, 3] - p_box[:, 1])
+    g_ignore, d_outside = crowd[None] | _areas_outside(g_area), _areas_outside(d_area)  # (A, G), (A, D)
     for k in np.unique(np.concatenate([g_lab, p_lab])):
         if not 0 <= k < n_classes:
             continue  # predicted classes outside the list are not evaluated (as in COCOeval)
         gi, di = np.flatnonzero(g_lab == k), np.flatnonzero(p_lab == k)
         di = di[np.argsort(-scores[di], kind="mergesort")[:max_det]]
-        if segm:
-            ious = mask_iou(p_mask[di], g_mask[gi], crowd[gi])
-            d_area = p_mask[di].reshape(len(di), -1).sum(1) if len(di) else np.zeros(0)
-        else:
-            b = p_box[di]
-            ious, d_area = box_iou_coco(b, g_box[gi], crowd[gi]), (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-        ignore = crowd[gi][None] | _areas_outside(g_area[gi])  # (A, G)
-        matched, to_ignored = match(ious, ignore, crowd[gi])
+        ignore = g_ignore[:, gi]
+        matched, to_ignored = match(iou_all[np.ix_(di, gi)], ignore, crowd[gi])
         entry = out[k]
         entry.scores.append(scores[di])
         entry.matched.append(matched)
-        entry.ignored.append(to_ignored | (~matched & _areas_outside(d_area.astype(np.float64))[:, None, :]))
+        entry.ignored.append(to_ignored | (~matched & d_outside[:, None, di]))
         entry.counted_gt += (~ignore).sum(1)
 
 
