@@ -83,8 +83,8 @@ def _backgrounds(n: int, size: int, g: torch.Generator, clutter: bool) -> torch.
 def _digit(src: np.ndarray, scale: float, base: int) -> torch.Tensor:
     """One digit resized so its 28-pixel frame becomes round(28 * scale): alpha (h, w) in [0, 1]."""
     side = max(4, round(base * scale))
-    img = torch.from_numpy(src).float()[None, None] / 255
-    return F.interpolate(img, size=(side, side), mode="bilinear", align_corners=False)[0, 0]
+    resized = np.asarray(Image.fromarray(src).resize((side, side), Image.BILINEAR), dtype=np.float32)
+    return torch.from_numpy(resized / 255)
 
 
 def _fits(box: tuple[int, int, int, int], placed: list[tuple[int, int, int, int]], max_overlap: float) -> bool:
@@ -165,20 +165,20 @@ def generate_scenes(n: int, size: int = 128, digits: tuple[int, int] = (1, 5), s
                         f"size={size}, digits={digits}, scale={scale}")
     images_src, labels_src, name = source or digit_source(mnist_path)
     rng, g = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    canvas = _backgrounds(n, size, g, clutter)  # (n, 3, S, S)
+    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
     targets, instance = [], torch.zeros(n, size, size, dtype=torch.uint8)
-    for i in range(n):
+    semantic = torch.zeros_like(instance)  # instance id -> class + 1 (0 stays background)
+    for i in range(n):  # one scene at a time: small tensors stay in cache
+        canvas = _backgrounds(1, size, g, clutter)[0]  # (3, S, S)
         if clutter:
-            _clutter(canvas[i], images_src, rng)
+            _clutter(canvas, images_src, rng)
         count = int(rng.integers(digits[0], digits[1] + 1))
-        ids, classes = _scene(canvas[i], images_src, labels_src, rng, count, scale, max_overlap)
+        ids, classes = _scene(canvas, images_src, labels_src, rng, count, scale, max_overlap)
         target, instance[i] = _target(ids, classes)
         targets.append(target)
-    semantic = torch.zeros_like(instance)
-    for i, t in enumerate(targets):
-        for mask, label in zip(t["masks"], t["labels"].tolist()):
-            semantic[i][mask.bool()] = label + 1
-    images = (canvas * 255).round().to(torch.uint8)
+        images[i] = canvas.mul_(255).round_()
+        lut = torch.cat([torch.zeros(1, dtype=torch.uint8), target["labels"].to(torch.uint8) + 1])
+        semantic[i] = lut[instance[i].long()]
     return Scenes(images, targets, instance, semantic, list(CLASSES), name)
 
 
