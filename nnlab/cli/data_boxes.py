@@ -42,7 +42,8 @@ def add_actions(dsub: argparse._SubParsersAction) -> None:
     s.add_argument("--clutter", action="store_true", help="add unlabelled pieces of digits as distractors")
     s.add_argument("--format", default="voc", choices=FORMATS)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--mnist", help="folder with the MNIST IDX files (default: $NNLAB_MNIST or ../shared/datasets/mnist)")
+    s.add_argument("--mnist", help="folder with the MNIST IDX files "
+                                   "(default: $NNLAB_MNIST or ../shared/datasets/mnist)")
     s.set_defaults(func=scenes_cmd)
 
 

@@ -187,8 +187,8 @@ def _image(pred: dict[str, Any], target: dict[str, Any], n_classes: int, iou_typ
     g_box, p_box = _np(target["boxes"], np.float64).reshape(-1, 4), _np(pred["boxes"], np.float64).reshape(-1, 4)
     scores = _np(pred["scores"], np.float64).reshape(-1)
     crowd = _np(target.get("iscrowd", np.zeros(len(g_lab))), bool).reshape(-1)
-    g_mask, p_mask = (_np(target["masks"], bool), _np(pred["masks"], bool).reshape(len(p_lab), *target["masks"].shape[-2:])) \
-        if segm else (None, None)
+    g_mask = _np(target["masks"], bool) if segm else None
+    p_mask = _np(pred["masks"], bool).reshape(len(p_lab), *g_mask.shape[-2:]) if segm else None
     g_area = _np(target["area"], np.float64) if "area" in target else \
         g_mask.reshape(len(g_lab), -1).sum(1).astype(np.float64) if segm else \
         (g_box[:, 2] - g_box[:, 0]) * (g_box[:, 3] - g_box[:, 1])

@@ -93,7 +93,8 @@ def write_labels(records: list[BoxRecord], root: Path, classes: list[str], yolo:
     folder.mkdir(parents=True, exist_ok=True)
     index = {c: i for i, c in enumerate(classes)}
     for r in records:
-        rows = [yolo_line(b, index[n], r.width, r.height) if yolo else kitti_line(b, n) for b, n in zip(r.boxes, r.names)]
+        rows = [yolo_line(b, index[n], r.width, r.height) if yolo else kitti_line(b, n)
+                for b, n in zip(r.boxes, r.names)]
         (folder / f"{Path(r.file).stem}.txt").write_text("".join(row + "\n" for row in rows), encoding="utf-8")
 
 

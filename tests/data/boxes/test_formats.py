@@ -57,17 +57,23 @@ def _write(tmp_path, fmt):
     return tmp_path / fmt
 
 
-@pytest.mark.parametrize("fmt, edit, match", [
-    ("voc", lambda d: (d / "annotations/im0.xml").write_text("<annotation><object>"), r"im0\.xml, line 1: malformed XML"),
-    ("coco", lambda d: (d / "annotations.json").write_text('{"images": [\n,]}'), r"annotations\.json, line 2: malformed JSON"),
-    ("yolo", lambda d: (d / "labels/im1.txt").write_text("1 0.5 0.5 0.2\n"), r"im1\.txt, line 1: expected 5 fields"),
-    ("yolo", lambda d: (d / "labels/im1.txt").write_text("\n7 0.5 0.5 0.2 0.2\n"), r"im1\.txt, line 2: class id 7 is outside"),
-    ("kitti", lambda d: (d / "labels/im0.txt").write_text("cat 0 0 0 1 2 3\n"), r"im0\.txt, line 1: expected 15 columns"),
-    ("kitti", lambda d: (d / "labels/im0.txt").write_text("cat 0.00 0 0.00 9 2 3 8" + " 0" * 7 + "\n"), r"im0\.txt, line 1: box .* negative size"),
-    ("voc", lambda d: (d / "images/im1.png").unlink(), r"im1\.xml: labels an image that does not exist"),
-    ("yolo", lambda d: (d / "images/im2.png").unlink(), r"im2\.txt: labels an image that does not exist"),
-    ("kitti", lambda d: (d / "labels/im2.txt").write_text("fish 0.00 0 0.00 1 2 3 8" + " 0" * 7 + "\n"), r"im2\.png: unknown class"),
-])
+def _put(name, text):
+    return lambda d: (d / name).write_text(text)
+
+
+KITTI_TAIL = " 0" * 7 + "\n"
+BAD = [("voc", _put("annotations/im0.xml", "<annotation><object>"), r"im0\.xml, line 1: malformed XML"),
+       ("coco", _put("annotations.json", '{"images": [\n,]}'), r"annotations\.json, line 2: malformed JSON"),
+       ("yolo", _put("labels/im1.txt", "1 0.5 0.5 0.2\n"), r"im1\.txt, line 1: expected 5 fields"),
+       ("yolo", _put("labels/im1.txt", "\n7 0.5 0.5 0.2 0.2\n"), r"im1\.txt, line 2: class id 7 is outside"),
+       ("kitti", _put("labels/im0.txt", "cat 0 0 0 1 2 3\n"), r"im0\.txt, line 1: expected 15 columns"),
+       ("kitti", _put("labels/im0.txt", "cat 0.00 0 0.00 9 2 3 8" + KITTI_TAIL), r"im0\.txt, line 1: box .* negative"),
+       ("voc", lambda d: (d / "images/im1.png").unlink(), r"im1\.xml: labels an image that does not exist"),
+       ("yolo", lambda d: (d / "images/im2.png").unlink(), r"im2\.txt: labels an image that does not exist"),
+       ("kitti", _put("labels/im2.txt", "fish 0.00 0 0.00 1 2 3 8" + KITTI_TAIL), r"im2\.png: unknown class")]
+
+
+@pytest.mark.parametrize("fmt, edit, match", BAD)
 def test_bad_input_names_file_and_line(tmp_path, fmt, edit, match):
     folder = _write(tmp_path, fmt)
     edit(folder)
