@@ -82,20 +82,21 @@ def warp_boxes(boxes: torch.Tensor, theta: torch.Tensor, height: int, width: int
     """xyxy pixel boxes (n, 4) moved by the sampling matrix ``theta`` (2, 3) (output -> input, normalized,
     ``align_corners=False``): (enclosing boxes clipped to the image (n, 4), visible fraction (n,))."""
     if len(boxes) == 0:
-        return boxes.reshape(0, 4), torch.zeros(0)
-    scale = torch.tensor([2 / width, 2 / height], dtype=theta.dtype)
-    x1, y1, x2, y2 = boxes.to(theta.dtype).unbind(1)
+        return boxes.reshape(0, 4), torch.zeros(0, device=boxes.device)
+    scale = torch.tensor([2 / width, 2 / height], dtype=theta.dtype, device=theta.device)
+    x1, y1, x2, y2 = boxes.to(theta.device, theta.dtype).unbind(1)
     corners = torch.stack([torch.stack(c, 1) for c in ((x1, y1), (x2, y1), (x1, y2), (x2, y2))], 1)  # (n, 4, 2)
     inv = torch.linalg.inv(theta[:, :2])  # input -> output: u_out = A^-1 (u_in - t)
     moved = (corners * scale - 1 - theta[:, 2]) @ inv.T  # (n, 4, 2) normalized
     moved = (moved + 1) / scale
     lo, hi = moved.amin(1), moved.amax(1)  # (n, 2) each
     full = torch.cat([lo, hi], 1)
-    limit = torch.tensor([width, height, width, height], dtype=theta.dtype)
+    limit = torch.tensor([width, height, width, height], dtype=theta.dtype, device=theta.device)
     clipped = torch.minimum(full.clamp(min=0), limit)
     area = (full[:, 2:] - full[:, :2]).prod(1)
     seen = (clipped[:, 2:] - clipped[:, :2]).clamp(min=0).prod(1)
-    return clipped.to(boxes.dtype), torch.where(area > 0, seen / area, torch.zeros_like(area))
+    visible = torch.where(area > 0, seen / area, torch.zeros_like(area))
+    return clipped.to(boxes.device, boxes.dtype), visible.to(boxes.device)
 
 
 def _flip(targets: Targets, flip: torch.Tensor, dim: int, size: torch.Size) -> Targets:

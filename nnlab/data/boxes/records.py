@@ -33,7 +33,7 @@ class BoxRecord:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     names: list[str] = field(default_factory=list)
     source: Path | None = None  # where the image file is read from when the record is written elsewhere
-    crowd: np.ndarray | None = None  # bool (n,): COCO's iscrowd regions (only COCO stores them)
+    crowd: np.ndarray | None = None  # bool (n,): COCO's iscrowd / VOC's difficult (YOLO and KITTI drop it)
 
     def __post_init__(self) -> None:
         self.boxes = np.round(np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4), PRECISION) + 0.0

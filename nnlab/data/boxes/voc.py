@@ -1,5 +1,6 @@
 """Pascal VOC XML: ``annotations/<stem>.xml`` per image (``<filename>``, ``<size>``, ``<object>`` with ``<name>``
-and ``<bndbox>`` xmin/ymin/xmax/ymax in pixels), images in ``images/`` (or ``JPEGImages/``)."""
+and ``<bndbox>`` xmin/ymin/xmax/ymax in pixels), images in ``images/`` (or ``JPEGImages/``). ``<difficult>1``
+objects become ``crowd`` (both are regions evaluation ignores) and are written back as difficult."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -35,12 +36,14 @@ def read_one(path: Path, images: Path, issues: Issues) -> BoxRecord | None:
         issues.error(path, f"malformed XML: {e}", e.position[0])
         return None
     name = (tree.findtext("filename") or "").strip()
-    image = images / name if name else next(iter(sorted(images.glob(path.stem + ".*"))), images / path.stem)
+    image = images / name
+    if not name or not image.is_file():  # a <filename> without its suffix, or none: the image with the XML's stem
+        image = next(iter(sorted(images.glob(path.stem + ".*"))), image if name else images / path.stem)
     size = image_size(image, issues, path)
     if size is None:
         return None
     width, height = _int(tree.findtext("size/width")) or size[0], _int(tree.findtext("size/height")) or size[1]
-    boxes, names = [], []
+    boxes, names, difficult = [], [], []
     for i, obj in enumerate(tree.iter("object")):
         box = obj.find("bndbox")
         values = [_float(box.findtext(k)) if box is not None else None for k in ("xmin", "ymin", "xmax", "ymax")]
@@ -50,8 +53,9 @@ def read_one(path: Path, images: Path, issues: Issues) -> BoxRecord | None:
             continue
         boxes.append(values)
         names.append(label)
+        difficult.append((obj.findtext("difficult") or "0").strip() == "1")
     boxes_arr, keep = checked_boxes(np.array(boxes, dtype=np.float64).reshape(-1, 4), width, height, path, issues)
-    return BoxRecord(image.name, width, height, boxes_arr, names, image).subset(keep)
+    return BoxRecord(image.name, width, height, boxes_arr, names, image, np.array(difficult, bool)).subset(keep)
 
 
 def _float(text: str | None) -> float | None:
@@ -76,10 +80,10 @@ def write_labels(records: list[BoxRecord], root: Path, channels: int = 3) -> Non
         size = ET.SubElement(ann, "size")
         for key, value in (("width", r.width), ("height", r.height), ("depth", channels)):
             ET.SubElement(size, key).text = str(value)
-        for box, name in zip(r.boxes, r.names):
+        for box, name, crowd in zip(r.boxes, r.names, r.crowd.tolist()):
             obj = ET.SubElement(ann, "object")
             ET.SubElement(obj, "name").text = name
-            ET.SubElement(obj, "difficult").text = "0"
+            ET.SubElement(obj, "difficult").text = str(int(crowd))
             bnd = ET.SubElement(obj, "bndbox")
             for key, value in zip(("xmin", "ymin", "xmax", "ymax"), box):
                 ET.SubElement(bnd, key).text = fmt(value)

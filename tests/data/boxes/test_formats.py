@@ -42,6 +42,18 @@ def test_round_trip_every_format(tmp_path, fmt):
     assert back.warnings == []
 
 
+def test_crowd_survives_coco_and_voc_and_voc_filename_without_suffix(tmp_path):
+    original = _boxset(tmp_path)
+    original.records[0].crowd[1] = True  # COCO iscrowd = VOC difficult
+    write(original, tmp_path / "coco", "coco")
+    convert(tmp_path / "coco", tmp_path / "voc", "voc")
+    back = {r.file: r for r in read(tmp_path / "voc").records}
+    assert back["im0.png"].crowd.tolist() == [False, True]
+    xml = tmp_path / "voc/annotations/im1.xml"
+    xml.write_text(xml.read_text().replace("<filename>im1.png<", "<filename>im1<"))
+    assert {r.file for r in read(tmp_path / "voc").records} == {"im0.png", "im1.png", "im2.png"}
+
+
 def test_chain_through_all_formats(tmp_path):
     original = _boxset(tmp_path)
     write(original, tmp_path / "a", "voc")
