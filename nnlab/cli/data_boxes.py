@@ -5,9 +5,11 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 from nnlab.cli.table import print_table
-from nnlab.data.boxes import FORMATS, check, convert
-from nnlab.data.boxes.dataset import BOX_RESIZE_MODES, load_box_folder
+from nnlab.data.boxes import FORMATS, BoxSet, check, convert, read
+from nnlab.data.boxes.dataset import BOX_RESIZE_MODES, from_boxset
 from nnlab.data.boxes.draw import box_grid
 from nnlab.data.boxes.scenes import generate_scenes, write_scenes
 from nnlab.errors import UserError
@@ -89,9 +91,12 @@ def check_cmd(args: argparse.Namespace) -> int:
 def boxes_cmd(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise UserError("--n must be at least 1")
-    ds = load_box_folder(args.dir, (args.size, args.size), mode=args.resize_mode)
-    box_grid(ds.images, ds.targets, ds.classes, args.n, args.seed).save(args.out)
-    print(f"drew {min(args.n, len(ds))} of {len(ds)} images with their boxes to {args.out}")
+    boxes = read(args.dir)
+    pick = np.random.default_rng(args.seed).permutation(len(boxes.records))[:args.n]  # decode only these
+    ds = from_boxset(BoxSet([boxes.records[i] for i in pick], boxes.classes), (args.size, args.size), 3,
+                     args.resize_mode, Path(args.dir))
+    box_grid(ds.images, ds.targets, ds.classes, args.n).save(args.out)
+    print(f"drew {len(ds)} of {len(boxes.records)} images with their boxes to {args.out}")
     return 0
 
 

@@ -113,6 +113,12 @@ def _np(value: Any, dtype: Any) -> np.ndarray:
     return np.asarray(value, dtype=dtype)
 
 
+def _binary(masks: Any) -> np.ndarray:
+    """Masks as bool; probabilities (Mask R-CNN's (n, 1, H, W) floats) are thresholded at 0.5."""
+    arr = _np(masks, None)
+    return arr >= 0.5 if np.issubdtype(arr.dtype, np.floating) else arr.astype(bool)
+
+
 def box_iou_coco(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
     """(D, G) IoU of xyxy boxes, computed as pycocotools' bbIou does (from x, y, w, h in float64); against a
     crowd region the union is the detection's own area."""
@@ -187,8 +193,8 @@ def _image(pred: dict[str, Any], target: dict[str, Any], n_classes: int, iou_typ
     g_box, p_box = _np(target["boxes"], np.float64).reshape(-1, 4), _np(pred["boxes"], np.float64).reshape(-1, 4)
     scores = _np(pred["scores"], np.float64).reshape(-1)
     crowd = _np(target.get("iscrowd", np.zeros(len(g_lab))), bool).reshape(-1)
-    g_mask = _np(target["masks"], bool) if segm else None
-    p_mask = _np(pred["masks"], bool).reshape(len(p_lab), *g_mask.shape[-2:]) if segm else None
+    g_mask = _binary(target["masks"]) if segm else None
+    p_mask = _binary(pred["masks"]).reshape(len(p_lab), *g_mask.shape[-2:]) if segm else None
     g_area = _np(target["area"], np.float64) if "area" in target else \
         g_mask.reshape(len(g_lab), -1).sum(1).astype(np.float64) if segm else \
         (g_box[:, 2] - g_box[:, 0]) * (g_box[:, 3] - g_box[:, 1])
@@ -250,8 +256,9 @@ def _accumulate(entry: _ClassMatches, k: int, max_dets: tuple[int, ...], precisi
 def evaluate_detections(predictions: Sequence[dict[str, Any]], targets: Sequence[dict[str, Any]],
                         classes: Sequence[str] | int, iou_type: str = "bbox",
                         max_dets: Sequence[int] = (1, 10, 100)) -> DetectionEval:
-    """Evaluate per-image predictions (``boxes`` xyxy, ``scores``, ``labels`` 0-based, and ``masks`` for segm)
-    against targets (``boxes``, ``labels``, optional ``iscrowd``, ``area``, ``masks``)."""
+    """Evaluate per-image predictions (``boxes`` xyxy, ``scores``, ``labels`` 0-based, and for segm ``masks``:
+    (m, H, W) or (m, 1, H, W), bool / uint8 or probabilities thresholded at 0.5) against targets (``boxes``,
+    ``labels``, optional ``iscrowd``, ``area``, ``masks``)."""
     if iou_type not in ("bbox", "segm"):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
     if len(predictions) != len(targets):

@@ -92,6 +92,8 @@ def test_segm_equals_cocoeval(seed):
     ours = evaluate_detections(preds, targets, 3, iou_type="segm")
     _same(ours, cocoeval(preds, targets, 3, iou_type="segm"))
     assert ours.stats["mAP"] != evaluate_detections(preds, targets, 3).stats["mAP"]
+    soft = [{**p, "masks": p["masks"][:, None] * 0.8 + 0.1} for p in preds]  # Mask R-CNN-style probabilities
+    np.testing.assert_array_equal(evaluate_detections(soft, targets, 3, iou_type="segm").precision, ours.precision)
 
 
 def test_perfect_predictions_and_voc_variants():
