@@ -118,3 +118,17 @@ def test_table_names_interpolation_and_pr_png(tmp_path):
     assert "101-point" in rows["mAP"][2] and "11-point" in rows["VOC11_mAP50"][2] and "AP[z]" in rows
     png = ours.plot_pr(tmp_path / "pr.png")
     assert png.stat().st_size > 1000
+
+
+def test_torch_tensors_and_images_without_predictions():
+    import torch
+
+    preds, targets = _data(7, structured=True)
+    preds[0] = {"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int), "scores": np.zeros(0)}
+    as_torch = [{k: torch.as_tensor(v) for k, v in d.items()} for d in preds]
+    t_torch = [{k: torch.as_tensor(v) for k, v in d.items()} for d in targets]
+    ours = evaluate_detections(as_torch, t_torch, 3)
+    np.testing.assert_array_equal(ours.precision, evaluate_detections(preds, targets, 3).precision)
+    _same(ours, cocoeval(preds, targets, 3))
+    nothing = [{"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int), "scores": np.zeros(0)} for _ in targets]
+    assert evaluate_detections(nothing, targets, 3).stats["mAP"] == 0.0
