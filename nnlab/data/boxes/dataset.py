@@ -25,6 +25,18 @@ BOX_RESIZE_MODES = ("squash", "letterbox")
 PAD_VALUE = 114  # letterbox grey (the YOLO convention)
 
 
+class TargetList(list):
+    """Per-image target dicts that slices and index tensors select from, as they do from a label tensor: so
+    ``nnlab.data.loader.TensorLoader`` batches a ``BoxDataset`` (its ``labels``) unchanged."""
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return TargetList(super().__getitem__(index))
+        if isinstance(index, torch.Tensor) and index.ndim:
+            return TargetList(super(TargetList, self).__getitem__(i) for i in index.tolist())
+        return super().__getitem__(index)
+
+
 @dataclass
 class BoxDataset:
     """images uint8 (N, C, H, W); targets per image ``{"boxes": float32 (n, 4) xyxy, "labels": int64 (n,)}``
@@ -49,6 +61,11 @@ class BoxDataset:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @property
+    def labels(self) -> TargetList:
+        """The targets, indexable like a label tensor (what ``TensorLoader`` gathers batches from)."""
+        return TargetList(self.targets)
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -45,6 +45,23 @@ def test_box_dataset_checks_and_subset():
         resize_record(Image.new("RGB", (4, 4)), BoxRecord("p", 4, 4), 8, 8, "crop")
 
 
+def test_tensor_loader_batches_boxes_with_box_augment():
+    from nnlab.config import AugmentConfig
+    from nnlab.data.boxes.augment import BoxAugment
+    from nnlab.data.loader import TensorLoader
+    from nnlab.data.preprocess import Preprocess
+
+    images = torch.zeros(5, 3, 16, 16, dtype=torch.uint8)
+    targets = [{"boxes": torch.tensor([[i, 0.0, i + 4, 4]]), "labels": torch.tensor([i % 2])} for i in range(5)]
+    ds = BoxDataset(images, targets, ["a", "b"], [str(i) for i in range(5)])
+    pre = Preprocess(3, 16, 16, "squash", [0.5] * 3, [0.25] * 3)
+    aug = BoxAugment(AugmentConfig(hflip=1.0), pre.mean, pre.std)
+    batches = list(TensorLoader(ds, pre, batch_size=2, shuffle=True, seed=1, transform=aug))
+    assert [len(t) for _, t in batches] == [2, 2, 1] and batches[0][0].shape == (2, 3, 16, 16)
+    seen = sorted(float(t["boxes"][0, 2]) for _, ts in batches for t in ts)
+    assert seen == [12.0, 13.0, 14.0, 15.0, 16.0]  # every image once, flipped: x2 = 16 - x1
+
+
 @pytest.mark.slow
 def test_raccoon_splits():
     from tests.conftest import shared_dataset
