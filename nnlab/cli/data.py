@@ -1,9 +1,10 @@
-"""nnlab data build SRC --out DIR --size HxW | nnlab data info DIR"""
+"""nnlab data build SRC --out DIR --size HxW | nnlab data info DIR (+ the box actions of cli/data_boxes.py)"""
 from __future__ import annotations
 
 import argparse
 
 from nnlab.cli import masks
+from nnlab.cli import data_boxes
 from nnlab.cli.table import print_table
 from nnlab.data import cache, sources
 from nnlab.data.folder import scan, split_folders
@@ -25,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i = dsub.add_parser("info", help="per-class counts and warnings")
     i.add_argument("dir", help="a built dataset or an image folder")
     i.set_defaults(func=info)
+    data_boxes.add_actions(dsub)
     masks.add_parser(dsub)
 
 

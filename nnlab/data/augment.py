@@ -7,8 +7,8 @@ take one parameter per call, so these batched versions are tested against them s
 (tests/data/test_augment.py). Ops work on pixels in [0, 1]: the batch is un-normalized, augmented and
 normalized again. Labels are never changed.
 
-On datasets marked orientation-sensitive (``data.orientation_sensitive``; by default ``digits`` and
-``mnist``, where a flipped 2 or a turned 6 is another digit), ``hflip``, ``vflip``, ``rot90`` and
+On datasets marked orientation-sensitive (``data.orientation_sensitive``; by default ``digits``, ``mnist``
+and the digit ``scenes``, where a flipped 2 or a turned 6 is another digit), ``hflip``, ``vflip``, ``rot90`` and
 ``rotate`` above ``MAX_SAFE_ANGLE`` degrees are refused before training.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 OFF: dict[str, Any] = {k: 0.0 for k in ("hflip", "vflip", "rot90", "rotate", "translate", "hue", "saturation",
                                        "value", "noise", "erase")} | {"pad_crop": 0}
-ORIENTATION_SENSITIVE_DATASETS = ("digits", "mnist")
+ORIENTATION_SENSITIVE_DATASETS = ("digits", "mnist", "scenes")  # scenes: MNIST digit scenes (data/boxes/scenes.py)
 MAX_SAFE_ANGLE = 30.0  # free rotations up to this keep a digit's identity
 ERASE_AREA, ERASE_RATIO = (0.02, 0.33), (0.3, 3.3)  # torchvision RandomErasing's defaults
 
@@ -115,6 +115,11 @@ class BatchAugment:
             p = self.rot90(p)
         if c.rotate > 0 or c.scale or c.translate > 0 or c.resized_crop or c.pad_crop > 0:
             p = self.affine(p)
+        return self.photometric(p)
+
+    def photometric(self, p: torch.Tensor) -> torch.Tensor:
+        """The ops that change pixel values but move nothing: HSV jitter, noise, erasing."""
+        c = self.cfg
         if c.hue > 0 or c.saturation > 0 or c.value > 0:
             p = self.hsv(p)
         if c.noise > 0:
