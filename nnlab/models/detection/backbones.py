@@ -12,7 +12,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from nnlab.errors import ConfigError
+from nnlab.errors import ConfigError, UserError
 from nnlab.models.cnn.base import Classifier
 from nnlab.models.layers import ConvNormAct
 from nnlab.models.registry import MODELS
@@ -65,6 +65,21 @@ class ZooBackbone(Backbone):
             delattr(body, child)  # the classifier head: no unused parameters in a detector
         self.body = body
         self.measure(in_chans)
+
+    def load_classifier_state(self, state: dict[str, torch.Tensor]) -> int:
+        """Load a classifier's state dict (an nnlab run of the same model, or torchvision's): the head's and
+        unused layers' tensors are skipped; a missing or differently shaped tensor is a UserError.
+        Returns the number of tensors loaded."""
+        own = self.body.state_dict()
+        missing = [k for k in own if k not in state]
+        shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
+        if missing or shapes:
+            what = (f"missing {', '.join(missing[:3])}" if missing else
+                    f"shape mismatch {', '.join(f'{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}' for k in shapes[:3])}")
+            raise UserError(f"backbone weights do not fit this backbone ({what}): train the classifier with the "
+                            f"same model, in_chans and form")
+        self.body.load_state_dict({k: state[k] for k in own})
+        return len(own)
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         out: OrderedDict[str, torch.Tensor] = OrderedDict()

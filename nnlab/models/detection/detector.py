@@ -15,6 +15,7 @@ from nnlab.errors import ConfigError, UserError
 from nnlab.models.detection.backbones import Backbone
 from nnlab.models.detection.necks import Neck
 
+DATA_ARGS = ("classes", "in_chans", "input_size", "train_boxes")  # builder keywords the task fills from the data
 Maps = OrderedDict[str, torch.Tensor]
 Targets = list[dict[str, torch.Tensor]]
 

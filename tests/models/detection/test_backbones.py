@@ -28,8 +28,7 @@ def test_zoo_backbone_matches_the_classifiers_taps_and_drops_its_head():
     torch.manual_seed(0)
     clf = MODELS.build("resnet18", num_classes=5, in_chans=3, input_size=(64, 64), form="imagenet").eval()
     bb = build_backbone("resnet18", 3, (64, 64), 2, form="imagenet").eval()
-    state = {k: v for k, v in clf.state_dict().items() if not k.startswith("fc.")}
-    bb.body.load_state_dict(state)  # a classifier run's weights load as they are (minus the head)
+    assert bb.load_classifier_state(clf.state_dict()) == len(bb.body.state_dict())  # the head is skipped
     assert not hasattr(bb.body, "fc")
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -71,3 +70,12 @@ def test_neck_needing_more_levels_is_refused():
 def test_unknown_neck_names_the_valid_ones():
     with pytest.raises(UserError, match="Did you mean .fpn."):
         build_parts("tiny", "fnp", in_chans=1, input_size=(64, 64), levels=2, width=4, neck_width=8, merge="add")
+
+
+def test_classifier_weights_of_another_shape_are_refused():
+    clf = MODELS.build("resnet18", num_classes=5, in_chans=1, input_size=(64, 64), form="imagenet")
+    bb = build_backbone("resnet18", 3, (64, 64), 2, form="imagenet")
+    with pytest.raises(UserError, match="conv1.weight: \\(64, 1, 7, 7\\) vs \\(64, 3, 7, 7\\)"):
+        bb.load_classifier_state(clf.state_dict())
+    with pytest.raises(UserError, match="missing"):
+        bb.load_classifier_state({})
