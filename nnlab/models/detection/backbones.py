@@ -74,8 +74,8 @@ class ZooBackbone(Backbone):
         missing = [k for k in own if k not in state]
         shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
         if missing or shapes:
-            what = (f"missing {', '.join(missing[:3])}" if missing else
-                    f"shape mismatch {', '.join(f'{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}' for k in shapes[:3])}")
+            diffs = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in shapes[:3]]
+            what = f"missing {', '.join(missing[:3])}" if missing else f"shape mismatch {', '.join(diffs)}"
             raise UserError(f"backbone weights do not fit this backbone ({what}): train the classifier with the "
                             f"same model, in_chans and form")
         self.body.load_state_dict({k: state[k] for k in own})

@@ -4,8 +4,9 @@
 max-pooled into n x n bins for every pyramid level n (default 1, 2, 4) and the bins concatenated, a fixed-length
 vector whatever the RoI's size. Corners are projected by rounding, as torchvision's ``roi_pool`` does, so
 level n equals ``roi_pool`` with an n x n output (tested) for RoIs inside the map (at the border
-the window is clipped first, as SPPNet does, where roi_pool bins the unclipped RoI). ``RoIPooler`` wraps ``torchvision.ops.roi_pool`` /
-``roi_align`` (Fast R-CNN / Mask R-CNN) with the same call as torchvision's ``MultiScaleRoIAlign``.
+the window is clipped first, as SPPNet does, where roi_pool bins the unclipped RoI).
+``RoIPooler`` wraps ``torchvision.ops.roi_pool`` / ``roi_align`` (Fast R-CNN / Mask R-CNN) with the same call
+as torchvision's ``MultiScaleRoIAlign``.
 """
 from __future__ import annotations
 

@@ -72,7 +72,8 @@ class YOLOHead(Head):
             scores = conf[..., None] * probs[:, :, :, None, :]  # (B, H, W, nb, K): class-specific confidence
             boxes, scores = boxes.flatten(1, 3), scores.flatten(1, 3)
         else:
-            levels = [(decode_level(p, a, s).flatten(1, 3), (p[..., 4:5].sigmoid() * p[..., 5:].sigmoid()).flatten(1, 3))
+            levels = [(decode_level(p, a, s).flatten(1, 3),  # (B, A*H*W, 4)
+                       (p[..., 4:5].sigmoid() * p[..., 5:].sigmoid()).flatten(1, 3))  # (B, A*H*W, K)
                       for p, a, s in zip(preds, self.anchors, self.strides)]
             boxes = torch.cat([b for b, _ in levels], 1)  # (B, N, 4)
             scores = torch.cat([s for _, s in levels], 1)  # (B, N, K): objectness x class
