@@ -1,5 +1,6 @@
-"""The detector registry: ``model.name`` of a ``task: detect`` config. Builders take ``classes`` (K, 0-based
-labels, no background) plus their own options by keyword."""
+"""The detector registry: ``model.name`` of a ``task: detect`` config. Builders are functions registered at
+their definition, ``@DETECTORS.register("name") def name(*, classes: int, ...)``: ``classes`` is K (0-based
+labels, no background) plus each detector's own options by keyword."""
 from torch import nn
 
 from nnlab.registry import Registry
