@@ -25,7 +25,7 @@ class DataConfig:
     download: bool = False
     image_size: list[int] | None = None  # [H, W] for image folders
     channels: int | None = None  # 1 (grayscale) or 3 (color) for image folders
-    resize_mode: Literal["squash", "crop", "fill", "half_crop"] = "squash"
+    resize_mode: Literal["squash", "crop", "fill", "half_crop", "letterbox"] = "squash"  # letterbox: detection
     val_fraction: float = 0.1  # taken from train when the dataset has no validation split
     test_fraction: float = 0.2  # taken when the dataset has no test split
     train_size: int | None = None  # stratified subset of the training split
@@ -217,9 +217,40 @@ class GenerateConfig:
 
 
 @dataclass
+class ScenesConfig:
+    """The generated digit scenes of ``data.dataset: scenes`` (nnlab data scenes makes the same on disk)."""
+
+    n: int = 2000  # training scenes (validation is taken from them by data.val_fraction)
+    n_test: int = 500
+    digits: list[int] = field(default_factory=lambda: [1, 5])  # digits per scene, [min, max]
+    scale: list[float] = field(default_factory=lambda: [0.5, 2.0])  # digit size relative to 28 px, [min, max]
+    clutter: bool = True  # textured background and digit fragments
+
+    def __post_init__(self) -> None:
+        _check(self.n >= 1 and self.n_test >= 1, "detect.scenes.n", "and n_test must be >= 1")
+        _check(len(self.digits) == 2 and 0 <= self.digits[0] <= self.digits[1], "detect.scenes.digits",
+               "must be [min, max] with 0 <= min <= max")
+        _check(len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1], "detect.scenes.scale",
+               "must be [min, max] with 0 < min <= max")
+
+
+@dataclass
+class DetectConfig:
+    """Options of ``task: detect``."""
+
+    max_dets: list[int] = field(default_factory=lambda: [1, 10, 100])  # COCO's detections per image for AR / AP
+    min_visibility: float = 0.3  # augmentation drops a box when less than this fraction of it stays in view
+    scenes: ScenesConfig = field(default_factory=ScenesConfig)
+
+    def __post_init__(self) -> None:
+        _check(len(self.max_dets) >= 1 and min(self.max_dets) >= 1, "detect.max_dets", "must be positive counts")
+        _check(0.0 <= self.min_visibility <= 1.0, "detect.min_visibility", "must be in [0, 1]")
+
+
+@dataclass
 class Config:
     name: str | None = None  # run name; default <dataset>_<model>
-    task: str = "classify"  # classify | generate (see `nnlab.tasks.TASKS`)
+    task: str = "classify"  # classify | detect | generate (see `nnlab.tasks.TASKS`)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -229,6 +260,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
 
     @property
     def run_name(self) -> str:

@@ -7,7 +7,7 @@ import argparse
 import nnlab
 from nnlab.cli.table import print_table
 
-_SKIP = {"task", "split", "count", "classes", "confusion", "per_class"}
+_SKIP = {"task", "split", "count", "classes", "confusion", "per_class", "table"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     scalars = {k: v for k, v in r.items() if k not in _SKIP and isinstance(v, float)}
     shown = "  ".join(_label(k, v) for k, v in scalars.items())
     print(f"{args.split}: {r.get('count', '?')} images  {shown}")
-    if "per_class" in r:
+    if "table" in r:  # detection: every COCO / VOC figure with its interpolation
+        print_table(["metric", "value", "interpolation"], r["table"])
+    if "confusion" in r:
         rows = [[name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
                 for name, m in r["per_class"].items()]
         print_table(["class", "precision", "recall", "f1", "support"], rows)

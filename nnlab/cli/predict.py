@@ -11,7 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+")
     p.add_argument("--top", type=int, default=5, help="classification: how many classes to show per image")
-    p.add_argument("--out", default=None, help="generation: folder for each image beside its reconstruction")
+    p.add_argument("--out", default=None, help="detection: folder for the images with their boxes drawn; "
+                   "generation: folder for each image beside its reconstruction")
     p.set_defaults(func=run)
 
 
@@ -21,6 +22,12 @@ def run(args: argparse.Namespace) -> int:
         print(r["image"])
         for t in r.get("top", []):
             print(f"  {t['prob']:7.2%}  {t['class']}")
+        for b in r.get("boxes", []):
+            print(f"  {b['score']:6.3f}  {b['class']}  box {b['box']}")
+        if "boxes" in r and not r["boxes"]:
+            print("  no detections")
+        if "png" in r and "mse" not in r:
+            print(f"  -> {r['png']}")
         if "mse" in r:
             print(f"  reconstruction mse {r['mse']:.5f}" + (f"  -> {r['png']}" if "png" in r else ""))
     return 0

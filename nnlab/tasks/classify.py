@@ -17,6 +17,7 @@ from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader, augment, load_splits
 from nnlab.data.splits import make_splits, select_classes, select_subset
 from nnlab.engine.trainer import Logs
+from nnlab.errors import ConfigError
 from nnlab.metrics.classification import confusion_matrix, hard_labels, per_class_report
 from nnlab.models import MODELS, transfer
 from nnlab.models.classic.knn import KNN
@@ -120,6 +121,9 @@ class Classify(Task):
         self.train_transform: regularize.BatchTransform | None = None
 
     def validate(self) -> None:
+        if self.cfg.data.resize_mode == "letterbox":
+            raise ConfigError("config key 'data.resize_mode' letterbox is for detection; classification takes "
+                              "squash, crop, fill or half_crop")
         r = self.cfg.regularize
         regularize.check_mixable(self.name, r.mixup, r.cutmix)
         augment.check(self.cfg.augment, self.cfg.data)

@@ -1,0 +1,209 @@
+"""Object detection: boxes, scores and labels per image, measured by COCO mAP (and VOC AP).
+
+Data are ``BoxDataset``s (nnlab/data/boxes: box folders in VOC / COCO / YOLO / KITTI, the raccoon photos,
+generated digit scenes); batches are ``(images (B, C, H, W), [target dict per image])`` in torchvision's
+convention with 0-based labels. Models come from ``DETECTORS``: learned detectors (and ``cls_loc``) return a
+dict of losses in training, which the engine sums and steps; the classic detectors that fit themselves
+(sliding window, HOG + SVM, R-CNN) or come pretrained (OpenCV's HOG people detector, Haar cascades) learn
+without the training loop, like kNN does for classification.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnlab.config import Config
+from nnlab.data import Preprocess, TensorLoader
+from nnlab.data import augment
+from nnlab.data.boxes import BoxAugment, BoxDataset, load_box_splits
+from nnlab.data.boxes import augment as box_augment
+from nnlab.data.imageio import open_image
+from nnlab.engine.trainer import Logs
+from nnlab.errors import ConfigError, DataError
+from nnlab.metrics.detection import evaluate_detections
+from nnlab.models import transfer
+from nnlab.models.detection import DETECTORS
+from nnlab.models.detection.classic.base import ClassicDetector
+from nnlab.tasks.base import TASKS, Indices, Task, TaskData
+
+Targets = list[dict[str, torch.Tensor]]
+
+
+def split_boxes(splits: dict[str, BoxDataset], val_fraction: float, test_fraction: float, train_size: int | None,
+                seed: int) -> dict[str, BoxDataset]:
+    """Missing val / test splits taken from train at random (seeded); ``train_size`` keeps a subset of train."""
+    out = dict(splits)
+    g = torch.Generator().manual_seed(seed)
+    for name, fraction in (("test", test_fraction), ("val", val_fraction)):
+        train = out["train"]
+        n = int(round(fraction * len(train)))
+        if name in out or n == 0:
+            continue
+        if n >= len(train):
+            raise DataError(f"data.{name}_fraction {fraction} leaves no training images ({len(train)} in all)")
+        order = torch.randperm(len(train), generator=g)
+        out[name], out["train"] = train.subset(order[:n]), train.subset(order[n:].sort().values)
+    if train_size is not None and train_size < len(out["train"]):
+        out["train"] = out["train"].subset(torch.randperm(len(out["train"]), generator=g)[:train_size].sort().values)
+    return out
+
+
+class DetectEvaluator:
+    """Collects every image's detections and targets (on the CPU); ``compute`` runs the COCO-exact evaluator."""
+
+    def __init__(self, task: "Detect") -> None:
+        self.task = task
+        self.predictions: Targets = []
+        self.targets: Targets = []
+        self.result: Any = None
+
+    def update(self, model: nn.Module, batch: tuple[torch.Tensor, Targets]) -> None:
+        x, targets = batch
+        preds = self.task.detect(model, x)
+        self.predictions += [{k: v.detach().float().cpu() if k != "labels" else v.cpu() for k, v in p.items()}
+                             for p in preds]
+        self.targets += [{k: v.cpu() for k, v in t.items() if k != "masks"} for t in targets]
+
+    def compute(self) -> dict[str, float]:
+        self.result = evaluate_detections(self.predictions, self.targets, self.task.num_classes,
+                                          max_dets=self.task.cfg.detect.max_dets)
+        s = self.result.stats
+        return {"mAP": s["mAP"], "mAP50": s["mAP50"], "mAP75": s["mAP75"], f"AR{self.result.max_dets[-1]}":
+                s[f"AR{self.result.max_dets[-1]}"]}
+
+
+@TASKS.register("detect")
+class Detect(Task):
+    """Find every object: a box, a class and a score each."""
+
+    name = "detect"
+    models = DETECTORS
+    data_args = ("classes", "in_chans", "input_size", "train_boxes")
+    monitor, mode = "val_mAP50", "max"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        self.num_classes = 0
+        self.pre: Preprocess | None = None
+        self.train_boxes: torch.Tensor | None = None
+        self.train_transform: BoxAugment | None = None
+
+    def validate(self) -> None:
+        augment.check(self.cfg.augment, self.cfg.data)
+
+    def load_data(self, progress: bool = True, train_indices: Indices = None, val_indices: Indices = None) -> TaskData:
+        d, s = self.cfg.data, self.cfg.detect.scenes
+        options = dict(path=d.path, image_size=d.image_size, channels=d.channels, seed=self.cfg.seed, n=s.n,
+                       n_test=s.n_test, digits=s.digits, scale=s.scale, clutter=s.clutter)
+        if d.resize_mode in ("squash", "letterbox"):
+            options["resize_mode"] = d.resize_mode
+        splits = load_box_splits(d.dataset, **options)
+        seed = self.cfg.seed if d.split_seed is None else d.split_seed
+        splits = split_boxes(splits, d.val_fraction, d.test_fraction, d.train_size, seed)
+        if train_indices is not None or val_indices is not None:
+            raise ConfigError("detection runs do not train on sample subsets (cross-validation, bagging)")
+        train = splits["train"]
+        if not len(train):
+            raise DataError("the detection dataset has no training images")
+        self.train_boxes = torch.cat([t["boxes"] for t in train.targets]) if train.targets else None
+        pre = Preprocess.fit(train.images, "squash", d.normalize)
+        return TaskData(splits, {"classes": list(train.classes), "preprocess": pre.to_dict(),
+                                 "resize_mode": options.get("resize_mode", "squash")})
+
+    def build_model(self, info: dict[str, Any]) -> nn.Module:
+        pre = Preprocess(**info["preprocess"])
+        accepted = DETECTORS.options(self.cfg.model.name)
+        given = {"classes": len(info["classes"]), "in_chans": pre.channels, "input_size": (pre.height, pre.width),
+                 "train_boxes": self.train_boxes}
+        given = {k: v for k, v in given.items() if k in accepted and v is not None}
+        return DETECTORS.build(self.cfg.model.name, **given, **transfer.builder_options(self.cfg.model.args))
+
+    def setup(self, model: nn.Module, info: dict[str, Any]) -> None:
+        self.num_classes = len(info["classes"])
+        self.pre = Preprocess(**info["preprocess"])
+        self.train_transform = box_augment.build(self.cfg.augment, self.pre, self.cfg.data,
+                                                 min_visibility=self.cfg.detect.min_visibility)
+
+    def loader(self, data: TaskData, split: str, train: bool = False) -> TensorLoader:
+        t = self.cfg.train
+        if not train:
+            return TensorLoader(data.split(split), self.pre, t.eval_batch_size)
+        batch = None if t.batch_size == "full" else t.batch_size
+        return TensorLoader(data.split(split), self.pre, batch, shuffle=True, seed=self.cfg.seed,
+                            num_workers=t.num_workers, transform=self.train_transform)
+
+    def learns_without_loop(self, model: nn.Module) -> bool:
+        return isinstance(model, ClassicDetector) and model.fit_mode != "loss"
+
+    def learn_without_loop(self, model: ClassicDetector, data: TaskData, device: torch.device) -> None:
+        if model.fit_mode == "fit":
+            train = data.split("train")
+            model.fit(train.images, train.targets)
+
+    def training_step(self, model: nn.Module, batch: tuple[torch.Tensor, Targets]) -> tuple[torch.Tensor, Logs]:
+        x, targets = batch
+        losses = model(x, targets)  # {name: scalar}
+        return sum(losses.values()), {k: v.detach() for k, v in losses.items()}
+
+    def detect(self, model: nn.Module, x: torch.Tensor) -> Targets:
+        """Detections for a normalized batch; detectors that take raw pixels get them back in [0, 1]."""
+        if isinstance(model, ClassicDetector) and model.fit_mode != "loss":
+            mean = torch.tensor(self.pre.mean, device=x.device).view(1, -1, 1, 1)
+            std = torch.tensor(self.pre.std, device=x.device).view(1, -1, 1, 1)
+            return model.predict((x.float() * std + mean).clamp(0, 1))
+        return model(x)
+
+    def evaluator(self) -> DetectEvaluator:
+        return DetectEvaluator(self)
+
+    def report(self, evaluator: DetectEvaluator, info: dict[str, Any], out_dir: Path, split: str,
+               title: str) -> dict[str, Any]:
+        """Every COCO / VOC figure with its interpolation named, per-class AP and the PR curves (PNG)."""
+        result = evaluator.result
+        out_dir.mkdir(parents=True, exist_ok=True)
+        png = result.plot_pr(out_dir / f"pr_{split}.png")
+        return {"count": len(evaluator.targets), "table": result.table(), "per_class": result.per_class(),
+                "pr_png": str(png)}
+
+    def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path],
+                device: torch.device, out: str | Path | None = None) -> list[dict[str, Any]]:
+        """Boxes in each image's own pixel coordinates; with ``out``, the image with the boxes drawn."""
+        from nnlab.data.boxes.dataset import resize_record
+        from nnlab.data.boxes.records import BoxRecord
+
+        pre, classes = Preprocess(**info["preprocess"]), info["classes"]
+        self.pre, self.num_classes = pre, len(classes)
+        results = []
+        for path in paths:
+            img = open_image(path, pre.channels)
+            empty = BoxRecord(Path(path).name, img.size[0], img.size[1])
+            arr, _, (sx, sy, ox, oy) = resize_record(img, empty, pre.height, pre.width, info.get("resize_mode", "squash"))
+            x = pre.normalize(torch.from_numpy(arr)[None]).to(device)
+            with torch.inference_mode():
+                (det,) = self.detect(model, x)
+            boxes = (det["boxes"].cpu() - torch.tensor([ox, oy, ox, oy])) / torch.tensor([sx, sy, sx, sy])
+            found = [{"class": classes[int(c)], "score": float(s), "box": [round(float(v), 1) for v in b]}
+                     for b, s, c in zip(boxes, det["scores"].cpu(), det["labels"].cpu())]
+            result = {"image": str(path), "boxes": found}
+            if out is not None:
+                result["png"] = str(_draw(img, found, Path(out) / f"{Path(path).stem}_boxes.png"))
+            results.append(result)
+        return results
+
+
+def _draw(img: Any, found: list[dict[str, Any]], path: Path) -> Path:
+    """The image with each detection's box, class and score."""
+    from PIL import ImageDraw
+
+    canvas = img.convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    for f in found:
+        draw.rectangle(f["box"], outline=(255, 40, 40), width=2)
+        draw.text((f["box"][0] + 2, f["box"][1] + 1), f"{f['class']} {f['score']:.2f}", fill=(255, 255, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
