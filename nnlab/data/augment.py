@@ -136,15 +136,12 @@ class BatchAugment:
 
     def rot90(self, p: torch.Tensor) -> torch.Tensor:
         """A random quarter turn (1-3 steps; only 180 degrees for non-square images) with probability rot90."""
-        square = p.shape[-1] == p.shape[-2]
-        steps = torch.randint(1, 4, (len(p),), generator=self.g) if square else torch.full((len(p),), 2)
-        steps = torch.where(self._mask(self.cfg.rot90, len(p), torch.device("cpu")), steps, 0)
-        out = p.clone()
-        for k in (1, 2, 3):
-            idx = (steps == k).nonzero().flatten().to(p.device)
-            if len(idx):
-                out[idx] = torch.rot90(p[idx], k, (2, 3))
-        return out
+        return rot90_by(p, self.rot90_steps(len(p), p.shape[-1] == p.shape[-2]))
+
+    def rot90_steps(self, n: int, square: bool) -> torch.Tensor:
+        """(n,) quarter turns per sample, 0 where no turn is drawn."""
+        steps = torch.randint(1, 4, (n,), generator=self.g) if square else torch.full((n,), 2)
+        return torch.where(self._mask(self.cfg.rot90, n, torch.device("cpu")), steps, 0)
 
     def affine_matrices(self, n: int, height: int, width: int) -> torch.Tensor:
         """(n, 2, 3) maps from output to input coordinates (normalized, ``align_corners=False``)."""
@@ -193,6 +190,16 @@ class BatchAugment:
         mask = box_mask(clipped_boxes(cy, cx, h, w, height, width).to(p.device), height, width)
         mask &= self._mask(self.cfg.erase, n, p.device).view(-1, 1, 1, 1)
         return p.masked_fill(mask, 0.0)
+
+
+def rot90_by(p: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """Turn each sample of (B, ..., H, W) by its own number of quarter turns (``torch.rot90`` on the last 2 dims)."""
+    out = p.clone()
+    for k in (1, 2, 3):
+        idx = (steps == k).nonzero().flatten().to(p.device)
+        if len(idx):
+            out[idx] = torch.rot90(p[idx], k, (-2, -1))
+    return out
 
 
 def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -22,9 +22,10 @@ IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 AREA_RANGES = {"all": (0.0, 1e5 ** 2), "small": (0.0, 32.0 ** 2), "medium": (32.0 ** 2, 96.0 ** 2),
                "large": (96.0 ** 2, 1e5 ** 2)}
-COCO_INTERPOLATION = "COCO 101-point interpolated precision (recall 0:0.01:1), IoU 0.50:0.05:0.95"
-VOC_INTERPOLATION = {"voc11": "VOC2007 11-point interpolated (recall 0:0.1:1), IoU 0.5",
-                     "voc_all": "VOC2010+ all-point (area under the precision envelope), IoU 0.5"}
+COCO_INTERPOLATION = "COCO 101-point interpolated precision (recall 0:0.01:1)"
+VOC_INTERPOLATION = {"voc11": "VOC2007 11-point interpolated precision (recall 0:0.1:1)",
+                     "voc_all": "VOC2010+ all-point (area under the precision envelope)"}
+TABLE_HEADER = ["metric", "value", "IoU", "area", "max dets", "interpolation"]
 
 
 @dataclass
@@ -69,11 +70,17 @@ class DetectionEval:
                 for k, c in enumerate(self.classes)}
 
     def table(self) -> list[list[Any]]:
-        """Rows (metric, value, interpolation) for printing."""
-        rows = [[name, round(v, 4), VOC_INTERPOLATION["voc11" if name.startswith("VOC11") else "voc_all"]
-                 if name.startswith("VOC") else COCO_INTERPOLATION if name.startswith("mAP") else
-                 f"recall at IoU 0.50:0.05:0.95 ({self.iou_type})"] for name, v in self.stats.items()]
-        return rows + [[f"AP[{c}]", round(v["AP"], 4), COCO_INTERPOLATION] for c, v in self.per_class().items()]
+        """Rows under ``TABLE_HEADER`` (metric, value, IoU, area, max dets, interpolation) for printing."""
+        top, rows = self.max_dets[-1], []
+        for name, value in self.stats.items():
+            iou = "0.50" if name == "mAP50" or name.startswith("VOC") else "0.75" if name == "mAP75" else "0.50:0.95"
+            area = next((a for a in ("small", "medium", "large") if a in name), "all")
+            max_det = int(name[2:].split("_")[0]) if name.startswith("AR") else top
+            how = VOC_INTERPOLATION["voc11" if name.startswith("VOC11") else "voc_all"] if name.startswith("VOC") \
+                else COCO_INTERPOLATION if name.startswith("mAP") else "recall (no interpolation)"
+            rows.append([name, round(value, 4), iou, area, max_det, how])
+        return rows + [[f"AP[{c}]", round(v["AP"], 4), "0.50:0.95", "all", top, COCO_INTERPOLATION]
+                       for c, v in self.per_class().items()]
 
     def plot_pr(self, path: str | Path) -> Path:
         """Precision-recall curves (COCO interpolation) at IoU 0.5 and 0.75, one line per class (up to 20) and
@@ -95,7 +102,7 @@ class DetectionEval:
             ax.set(title=f"IoU {iou} ({self.iou_type})", xlabel="recall", ylabel="precision", xlim=(0, 1),
                    ylim=(0, 1.02))
             ax.legend(fontsize=7, loc="lower left")
-        fig.suptitle(COCO_INTERPOLATION, fontsize=8)
+        fig.suptitle(f"{COCO_INTERPOLATION}, max {self.max_dets[-1]} detections per image", fontsize=8)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)

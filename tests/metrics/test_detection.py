@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nnlab.metrics.coco_reference import cocoeval
-from nnlab.metrics.detection import evaluate_detections
+from nnlab.metrics.detection import COCO_INTERPOLATION, evaluate_detections
 
 
 def _boxes(rng, n, size=160, lo=2, hi=110):
@@ -62,12 +62,14 @@ def test_equals_cocoeval(seed, structured):
     assert ours.stats["mAP50"] >= 0 and (not structured or ours.stats["mAP50"] > 0.5)
 
 
-@pytest.mark.parametrize("max_dets", [(1, 3, 5), (1, 10, 300), (2,)])
+@pytest.mark.parametrize("max_dets", [(1, 3, 5), (1, 10, 300), (2,), (1, 50)])
 def test_max_dets_other_than_100(max_dets):
     preds, targets = _data(4, structured=True)
     ours = evaluate_detections(preds, targets, 3, max_dets=max_dets)
     ref = cocoeval(preds, targets, 3, max_dets=max_dets)
     _same(ours, ref, max_dets)
+    rows = {r[0]: r for r in ours.table()}
+    assert all(rows[f"AR{m}"][2] == "0.50:0.95" and rows[f"AR{m}"][4] == m for m in max_dets)
     # COCOeval.summarize() reads maxDets=100 for its first AP (-1 when 100 is absent); ours uses the largest
     top = ref.eval["precision"][:, :, :, 0, -1]
     assert ours.stats["mAP"] == pytest.approx(top[top > -1].mean(), abs=1e-12)
@@ -115,7 +117,9 @@ def test_table_names_interpolation_and_pr_png(tmp_path):
     preds, targets = _data(1, structured=True)
     ours = evaluate_detections(preds, targets, ["x", "y", "z"])
     rows = {r[0]: r for r in ours.table()}
-    assert "101-point" in rows["mAP"][2] and "11-point" in rows["VOC11_mAP50"][2] and "AP[z]" in rows
+    assert rows["mAP"][2:] == ["0.50:0.95", "all", 100, COCO_INTERPOLATION] and "AP[z]" in rows
+    assert rows["VOC11_mAP50"][2] == "0.50" and "11-point" in rows["VOC11_mAP50"][5]
+    assert rows["AR10"][4] == 10 and rows["AR100_small"][3] == "small" and rows["mAP75"][2] == "0.75"
     png = ours.plot_pr(tmp_path / "pr.png")
     assert png.stat().st_size > 1000
 

@@ -6,8 +6,8 @@ Boxes: the 4 corners go through the inverse of the sampling matrix, the enclosin
 and a box whose visible fraction (clipped area / area before clipping) falls below ``min_visibility`` is dropped
 with its label and mask. Instance masks (``targets[i]["masks"]``, (n, H, W)) and semantic masks (a (B, H, W)
 tensor instead of the target list; outside the image becomes 255 = ignore) move by nearest neighbour.
-Flips, scale / translate / rotate, resized crop, pad-and-crop, HSV jitter, noise and erasing are supported;
-quarter turns (``rot90``) are refused (use ``rotate``). Orientation-sensitive classes (digits) refuse flips.
+Flips, quarter turns, scale / translate / rotate, resized crop, pad-and-crop, HSV jitter, noise and erasing are
+supported. Orientation-sensitive classes (digits) refuse flips and quarter turns.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from nnlab.config import AugmentConfig, DataConfig
 from nnlab.data import augment
-from nnlab.data.augment import BatchAugment, affine_grid
+from nnlab.data.augment import BatchAugment, affine_grid, rot90_by
 from nnlab.data.preprocess import Preprocess
 from nnlab.errors import ConfigError
 
@@ -33,9 +33,7 @@ class BoxAugment(BatchAugment):
                  generator: torch.Generator | None = None, min_visibility: float = 0.3,
                  orientation_sensitive: bool = False) -> None:
         super().__init__(cfg, mean, std, generator)
-        if self.cfg.rot90 > 0:
-            raise ConfigError("config key 'augment.rot90' is not supported with boxes or masks; use augment.rotate")
-        flips = [k for k in ("hflip", "vflip") if getattr(self.cfg, k) > 0]
+        flips = [k for k in ("hflip", "vflip", "rot90") if getattr(self.cfg, k) > 0]
         if orientation_sensitive and flips:
             raise ConfigError(f"config key 'augment.{flips[0]}' would change labels: these classes are "
                               "orientation-sensitive (a flipped digit is another digit)")
@@ -56,6 +54,10 @@ class BoxAugment(BatchAugment):
                 flip = self._mask(prob, n, p.device)
                 p = torch.where(flip.view(-1, 1, 1, 1), p.flip(dim), p)
                 targets = _flip(targets, flip, dim, p.shape[-2:])
+        if c.rot90 > 0:
+            steps = self.rot90_steps(n, p.shape[-1] == p.shape[-2])
+            targets = rot90_by(targets, steps) if semantic else _turn(targets, steps, *p.shape[-2:])
+            p = rot90_by(p, steps)
         if c.rotate > 0 or c.scale or c.translate > 0 or c.resized_crop or c.pad_crop > 0:
             theta = self.affine_matrices(n, p.shape[-2], p.shape[-1]).to(p.device, p.dtype)  # (B, 2, 3)
             grid = affine_grid(theta, p.shape[-2], p.shape[-1])
@@ -111,6 +113,20 @@ def _flip(targets: Targets, flip: torch.Tensor, dim: int, size: torch.Size) -> T
             t["boxes"] = boxes
             if "masks" in t:
                 t["masks"] = t["masks"].flip(dim)
+    return targets
+
+
+def _turn(targets: list[dict[str, torch.Tensor]], steps: torch.Tensor, height: int, width: int
+          ) -> list[dict[str, torch.Tensor]]:
+    """Boxes and masks turned like ``torch.rot90``: a quarter turn sends (x, y) to (y, width - x)."""
+    for t, k in zip(targets, steps.tolist()):
+        boxes, h, w = t["boxes"], height, width
+        for _ in range(k):  # the turned image is h wide and w high
+            boxes = torch.stack([boxes[:, 1], w - boxes[:, 2], boxes[:, 3], w - boxes[:, 0]], 1)
+            h, w = w, h
+        t["boxes"] = boxes
+        if "masks" in t and k:
+            t["masks"] = torch.rot90(t["masks"], k, (-2, -1))
     return targets
 
 

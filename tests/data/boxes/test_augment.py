@@ -5,7 +5,8 @@ from nnlab.config import AugmentConfig
 from nnlab.data.boxes.augment import BoxAugment, warp_boxes
 from nnlab.errors import ConfigError
 
-GEOMETRY = [dict(hflip=0.5), dict(vflip=0.5), dict(scale=[0.6, 1.4], translate=0.2),
+GEOMETRY = [dict(hflip=0.5), dict(vflip=0.5), dict(rot90=1.0), dict(rot90=0.7, hflip=0.5, translate=0.1),
+            dict(scale=[0.6, 1.4], translate=0.2),
             dict(resized_crop=[0.3, 1.0]), dict(pad_crop=4), dict(rotate=25.0),
             dict(hflip=0.5, vflip=0.5, scale=[0.7, 1.3], translate=0.15, resized_crop=[0.4, 1.0])]
 
@@ -50,6 +51,15 @@ def test_box_follows_the_rectangle_and_mask_follows_pixels(ops):
     assert kept >= 4
 
 
+def test_half_turn_of_a_wide_image():
+    x = torch.zeros(2, 3, 10, 30)
+    x[:, :, 1:4, 2:9] = 1.0
+    t = [{"boxes": torch.tensor([[2.0, 1, 9, 4]]), "labels": torch.tensor([0])} for _ in range(2)]
+    out, moved = _aug(rot90=1.0)(x, t)  # non-square: only 180 degrees
+    torch.testing.assert_close(out, x.flip(-1).flip(-2))
+    assert moved[0]["boxes"].tolist() == [[21.0, 6.0, 28.0, 9.0]]
+
+
 def test_flip_is_exact_and_labels_follow():
     x, targets = _batch()
     out, moved = _aug(hflip=1.0)(x, targets)
@@ -86,8 +96,10 @@ def test_seeded_negatives_semantic_masks_and_refusals():
     assert ((sem == 3) == (out[:, 0] > 0.5)).float().mean() > 0.97
     with pytest.raises(ConfigError, match="orientation-sensitive"):
         BoxAugment(AugmentConfig(hflip=0.5), [0.0] * 3, [1.0] * 3, orientation_sensitive=True)
-    with pytest.raises(ConfigError, match="rot90"):
-        BoxAugment(AugmentConfig(rot90=0.5), [0.0] * 3, [1.0] * 3)
+    with pytest.raises(ConfigError, match="rot90.*orientation-sensitive"):
+        BoxAugment(AugmentConfig(rot90=0.5), [0.0] * 3, [1.0] * 3, orientation_sensitive=True)
+    out, sem = _aug(6, rot90=1.0)(x, semantic)  # quarter turns move semantic masks exactly with the pixels
+    assert torch.equal(sem == 3, out[:, 0] > 0.5)
 
 
 def test_build_from_config_refuses_flips_on_digit_scenes():
