@@ -7,7 +7,7 @@ import argparse
 import nnlab
 from nnlab.cli.table import print_table
 
-_SKIP = {"task", "split", "count", "classes", "confusion", "per_class", "table"}
+_SKIP = {"task", "split", "count", "classes", "confusion", "per_class", "table", "table_header"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     shown = "  ".join(_label(k, v) for k, v in scalars.items())
     print(f"{args.split}: {r.get('count', '?')} images  {shown}")
     if "table" in r:  # detection: every COCO / VOC figure with its interpolation
-        print_table(["metric", "value", "interpolation"], r["table"])
+        print_table(r["table_header"], r["table"])
     if "confusion" in r:
         rows = [[name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
                 for name, m in r["per_class"].items()]

@@ -19,12 +19,13 @@ from torch import nn
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader
 from nnlab.data import augment
-from nnlab.data.boxes import BoxAugment, BoxDataset, load_box_splits
+from nnlab.data.boxes import BoxDataset, load_box_splits
 from nnlab.data.boxes import augment as box_augment
+from nnlab.data.boxes.draw import draw_boxes
 from nnlab.data.imageio import open_image
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError, DataError
-from nnlab.metrics.detection import evaluate_detections
+from nnlab.metrics.detection import TABLE_HEADER, evaluate_detections
 from nnlab.models import transfer
 from nnlab.models.detection import DETECTORS
 from nnlab.models.detection.classic.base import ClassicDetector
@@ -90,7 +91,7 @@ class Detect(Task):
         self.num_classes = 0
         self.pre: Preprocess | None = None
         self.train_boxes: torch.Tensor | None = None
-        self.train_transform: BoxAugment | None = None
+        self.train_transform: box_augment.BoxAugment | None = None
 
     def validate(self) -> None:
         augment.check(self.cfg.augment, self.cfg.data)
@@ -166,8 +167,8 @@ class Detect(Task):
         result = evaluator.result
         out_dir.mkdir(parents=True, exist_ok=True)
         png = result.plot_pr(out_dir / f"pr_{split}.png")
-        return {"count": len(evaluator.targets), "table": result.table(), "per_class": result.per_class(),
-                "pr_png": str(png)}
+        return {"count": len(evaluator.targets), "table_header": TABLE_HEADER, "table": result.table(),
+                "per_class": result.per_class(), "pr_png": str(png)}
 
     def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path],
                 device: torch.device, out: str | Path | None = None) -> list[dict[str, Any]]:
@@ -186,24 +187,15 @@ class Detect(Task):
             with torch.inference_mode():
                 (det,) = self.detect(model, x)
             boxes = (det["boxes"].cpu() - torch.tensor([ox, oy, ox, oy])) / torch.tensor([sx, sy, sx, sy])
+            scores, labels = det["scores"].cpu(), det["labels"].cpu()
             found = [{"class": classes[int(c)], "score": float(s), "box": [round(float(v), 1) for v in b]}
-                     for b, s, c in zip(boxes, det["scores"].cpu(), det["labels"].cpu())]
+                     for b, s, c in zip(boxes, scores, labels)]
             result = {"image": str(path), "boxes": found}
             if out is not None:
-                result["png"] = str(_draw(img, found, Path(out) / f"{Path(path).stem}_boxes.png"))
+                pixels = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)  # (3, H, W) uint8
+                png = Path(out) / f"{Path(path).stem}_boxes.png"
+                png.parent.mkdir(parents=True, exist_ok=True)
+                draw_boxes(pixels, boxes, labels, classes, scores).save(png)
+                result["png"] = str(png)
             results.append(result)
         return results
-
-
-def _draw(img: Any, found: list[dict[str, Any]], path: Path) -> Path:
-    """The image with each detection's box, class and score."""
-    from PIL import ImageDraw
-
-    canvas = img.convert("RGB")
-    draw = ImageDraw.Draw(canvas)
-    for f in found:
-        draw.rectangle(f["box"], outline=(255, 40, 40), width=2)
-        draw.text((f["box"][0] + 2, f["box"][1] + 1), f"{f['class']} {f['score']:.2f}", fill=(255, 255, 0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
-    return path

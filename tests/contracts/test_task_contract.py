@@ -24,6 +24,10 @@ _TRAIN = {"epochs": 2, "batch_size": 64}
 TINY = {
     "classify": {"task": "classify", "data": _DATA, "model": {"name": "mlp", "hidden": [16]},
                  "optim": {"name": "adam", "lr": 0.01}, "train": _TRAIN},
+    "detect": {"task": "detect", "data": {"dataset": "scenes", "image_size": [48, 48], "val_fraction": 0.1},
+               "detect": {"scenes": {"n": 36, "n_test": 8, "digits": [1, 2], "scale": [1.0, 1.5]}},
+               "model": {"name": "yolo", "width": 4, "neck_width": 8}, "optim": {"name": "adam", "lr": 0.01},
+               "train": {"epochs": 2, "batch_size": 8}},
     "generate": {"task": "generate", "data": _DATA, "model": {"name": "autoencoder", "hidden": [16], "latent": 4},
                  "optim": {"name": "adam", "lr": 0.01}, "train": _TRAIN, "generate": {"noise_std": 0.1}},
 }
