@@ -186,45 +186,46 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
                             if getattr(model, "needs_training", True) else (None, None))
 
     run_dir = Path(resume) if resume else runs.new_run_dir(runs_root, cfg.task, cfg.run_name)
-    if not resume:
-        cfgmod.save(cfg, run_dir / "config.yaml")
-        runs.update_meta(run_dir, name=run_dir.name, task=cfg.task, model=cfg.model.name, dataset=cfg.data.dataset,
-                         classes=classes, preprocess=pre.to_dict(), monitor=monitor, mode=mode, epochs=t.epochs,
-                         status="running", extended_from=str(extend) if extend else None,
-                         transfer=asdict(frozen) if tr.weights or tr.freeze else None)
-        if train_indices is not None or val_indices is not None:
-            save_subset(run_dir / SUBSET_FILE, train_indices, val_indices)
-    else:
-        runs.update_meta(run_dir, status="running", epochs=t.epochs)
-    if not getattr(model, "needs_training", True):
-        return _fit_memorizer(model, splits, pre, loss_fn, cfg, run_dir, device, monitor)
+    with runs.RunLock(run_dir):  # one process per run folder: a second --resume is refused
+        if not resume:
+            cfgmod.save(cfg, run_dir / "config.yaml")
+            runs.update_meta(run_dir, name=run_dir.name, task=cfg.task, model=cfg.model.name, dataset=cfg.data.dataset,
+                             classes=classes, preprocess=pre.to_dict(), monitor=monitor, mode=mode, epochs=t.epochs,
+                             status="running", extended_from=str(extend) if extend else None,
+                             transfer=asdict(frozen) if tr.weights or tr.freeze else None)
+            if train_indices is not None or val_indices is not None:
+                save_subset(run_dir / SUBSET_FILE, train_indices, val_indices)
+        else:
+            runs.update_meta(run_dir, status="running", epochs=t.epochs)
+        if not getattr(model, "needs_training", True):
+            return _fit_memorizer(model, splits, pre, loss_fn, cfg, run_dir, device, monitor)
 
-    if progress and (tr.weights or tr.freeze):
-        print(frozen.describe(), file=sys.stderr)
-    if t.compile:
-        model.compile()
-    callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
-    callbacks += [
-        cb.Checkpoint(run_dir / "checkpoints", t.checkpoint.interval, t.checkpoint.keep_last),
-        cb.CSVLogger(run_dir / "metrics.csv"),
-    ]
-    if t.early_stopping.patience is not None:
-        callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
-    if t.tensorboard:
-        callbacks.append(_tensorboard(run_dir))
-    trainer = Trainer(model, optimizer, loss_fn, epochs=t.epochs, device=device, accumulate=t.accumulate,
-                      precision=t.precision, channels_last=t.channels_last, callbacks=callbacks,
-                      monitor=monitor, mode=mode, progress=progress, scheduler=scheduler,
-                      clip_norm=t.clip_norm, clip_value=t.clip_value, regularizer=step_regularizer)
-    if resume:
-        trainer.load_state_dict(checkpoint.load(run_dir / "checkpoints" / "last.pt"), train_loader)
-    elif source is not None:
-        _load_for_extend(model, optimizer, Path(source))
-    _train(trainer, train_loader, val_loader, run_dir)
-    test = _test(model, run_dir, splits, pre, loss_fn, device, cfg)
-    meta = runs.update_meta(run_dir, status="stopped_early" if trainer.state.stop_reason else "completed",
-                            message=trainer.state.stop_reason, test=test)
-    return Run(run_dir, cfg, meta)
+        if progress and (tr.weights or tr.freeze):
+            print(frozen.describe(), file=sys.stderr)
+        if t.compile:
+            model.compile()
+        callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
+        callbacks += [
+            cb.Checkpoint(run_dir / "checkpoints", t.checkpoint.interval, t.checkpoint.keep_last),
+            cb.CSVLogger(run_dir / "metrics.csv"),
+        ]
+        if t.early_stopping.patience is not None:
+            callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
+        if t.tensorboard:
+            callbacks.append(_tensorboard(run_dir))
+        trainer = Trainer(model, optimizer, loss_fn, epochs=t.epochs, device=device, accumulate=t.accumulate,
+                          precision=t.precision, channels_last=t.channels_last, callbacks=callbacks,
+                          monitor=monitor, mode=mode, progress=progress, scheduler=scheduler,
+                          clip_norm=t.clip_norm, clip_value=t.clip_value, regularizer=step_regularizer)
+        if resume:
+            trainer.load_state_dict(checkpoint.load(run_dir / "checkpoints" / "last.pt"), train_loader)
+        elif source is not None:
+            _load_for_extend(model, optimizer, Path(source))
+        _train(trainer, train_loader, val_loader, run_dir)
+        test = _test(model, run_dir, splits, pre, loss_fn, device, cfg)
+        meta = runs.update_meta(run_dir, status="stopped_early" if trainer.state.stop_reason else "completed",
+                                message=trainer.state.stop_reason, test=test)
+        return Run(run_dir, cfg, meta)
 
 
 def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequence[str],
@@ -241,6 +242,8 @@ def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequen
             return cfgmod.from_dict(cfgmod.apply_overrides(config, overrides)), None
         return cfgmod.load(config, overrides), None
     meta = runs.read_meta(source)
+    if resume:
+        runs.check_not_training(source)  # fail before reading any data; RunLock in fit closes the race
     if not (Path(source) / "checkpoints" / "last.pt").is_file():
         raise UserError(f"{source} has no checkpoint to continue from (checkpoints/last.pt)")
     if resume:
