@@ -24,7 +24,7 @@ from nnlab.engine import checkpoint, runs
 from nnlab.engine.losses import LOSSES, AuxiliaryLoss
 from nnlab.engine.trainer import Trainer, evaluate as evaluate_loader, resolve_device
 from nnlab.errors import ConfigError, TrainingStopped, UserError
-from nnlab.models import DATA_ARGS, MODELS, transfer
+from nnlab.models import DATA_ARGS, MODELS, check_option_types, transfer
 from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
 from nnlab import regularize
 
@@ -54,6 +54,9 @@ def validate(cfg: Config) -> None:
         if key not in model_opts and key not in transfer.KEYS:
             raise ConfigError(f"unknown config key 'model.{key}' for model {cfg.model.name!r} "
                               f"(it takes: {', '.join(model_opts) or 'no options'})")
+    check_option_types(cfg.model.name, cfg.model.args)
+    if cfg.train.device == "cuda" and not torch.cuda.is_available():  # refused when queued, not when run
+        raise ConfigError("config key 'train.device' is 'cuda' but this machine has no CUDA GPU (use auto or cpu)")
     check_options(cfg.optim.name, [*cfg.optim.args, *(["weight_decay"] if cfg.optim.weight_decay else [])])
     check_schedule(cfg.optim.schedule.name, cfg.optim.schedule.args, cfg.optim.schedule.per_step)
     if cfg.train.loss != "auto":
@@ -288,11 +291,11 @@ def _train(trainer: Trainer, train_loader: TensorLoader, val_loader: TensorLoade
         raise TrainingStopped(f"interrupted at {where}; checkpoint saved in {run_dir / 'checkpoints'}.\n"
                               f"Resume with: nnlab train --resume {run_dir}", exit_code=130) from None
     except TrainingStopped as e:
-        runs.update_meta(run_dir, status="failed", message=str(e))
-        raise TrainingStopped(f"{e}\nRun directory: {run_dir}") from None
+        runs.update_meta(run_dir, status="failed", message=f"{e} {runs.checkpoint_note(run_dir)}")
+        raise TrainingStopped(f"{e} {runs.checkpoint_note(run_dir)}\nRun directory: {run_dir}") from None
     except (MemoryError, torch.OutOfMemoryError) as e:
         msg = (f"out of memory ({type(e).__name__}); lower train.batch_size (now {train_loader.batch_size}) "
-               f"or use a smaller model. The last epoch's checkpoint was kept.")
+               f"or use a smaller model. {runs.checkpoint_note(run_dir)}")
         runs.update_meta(run_dir, status="failed", message=msg)
         raise TrainingStopped(f"{msg}\nRun directory: {run_dir}") from None
     except Exception as e:  # a bug, not a user error: keep the traceback, but never leave the run "running"

@@ -106,6 +106,8 @@ def predict(run_dir: str | Path, images: Sequence[str | Path], topk: int = 5) ->
     """Top-k classes with probabilities for each image file (the run's preprocessing applied)."""
     if not images:
         raise UserError("no images given")
+    if topk < 1:
+        raise UserError(f"top-k must be at least 1, got {topk}")
     run = load_run(run_dir)
     k = min(topk, len(run.classes))
     results = []

@@ -36,6 +36,14 @@ def new_run_dir(root: str | Path, task: str, name: str) -> Path:
             n += 1
 
 
+def checkpoint_note(run_dir: str | Path) -> str:
+    """What a stopped run left to resume or extend from, as it is on disk (never claimed when absent)."""
+    last = Path(run_dir) / "checkpoints" / "last.pt"
+    if last.is_file():
+        return f"The last checkpoint was kept ({last})."
+    return "No checkpoint was saved (it stopped before the first one)."
+
+
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / META
     if not path.is_file():

@@ -127,8 +127,8 @@ class Trainer:
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingStopped(
-                    f"loss became {value} at epoch {self.state.epoch + 1}, batch {i + 1}; training stopped and "
-                    "the last good checkpoint was kept. Lower the learning rate (optim.lr) or check the data.")
+                    f"loss became {value} at epoch {self.state.epoch + 1}, batch {i + 1}; training stopped. "
+                    "Lower the learning rate (optim.lr) or check the data.")
             sums["loss"] += value * len(y)
             if penalty is not None:
                 sums["penalty"] = sums.get("penalty", 0.0) + penalty.item() * len(y)
