@@ -71,7 +71,7 @@ class OptimConfig:
     args: dict[str, Any] = field(default_factory=dict)  # the optimizer's own options (extra keys)
 
     def __post_init__(self) -> None:
-        _check(self.lr is None or 0 < self.lr < math.inf, "optim.lr", "must be a positive finite number")
+        _check(self.lr is None or 0 < self.lr < math.inf, "optim.lr", "must be positive and finite")
         _check(self.weight_decay is None or self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
 
 
