@@ -116,7 +116,8 @@ def _report(ctx: StudyContext, base: Config, results: list[Result], good: list[R
         gap = [a - b for a, b in zip(r.train, r.test)]
         rows.append([r.name, _keys(r.values), fmt_ms(r.test), fmt_ms(r.train), fmt_ms(gap), fmt_ms(r.val),
                      f"{mean_std(r.seconds)[0]:.1f}", f"{sum(r.epochs) / len(r.epochs):.0f} epochs"])
-    _, verdict = regularization_verdict([r for r in results if not r.skipped], good)
+    done = [r for r in results if not r.skipped]
+    _, verdict = regularization_verdict(done, good)
     size = ctx.train_size or base.data.train_size
     return StudyReport(
         "Regularization ablation", "notes: regularization (L1/L2 penalties, dropout, batch normalization, "
