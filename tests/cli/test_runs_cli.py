@@ -22,7 +22,7 @@ def _epochs_logged(run):
 @pytest.mark.slow
 def test_resume_while_training_refused_and_kill_9_shows_interrupted(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"name": "c", "data": {"dataset": "digits", "train_size": 300},
+    cfg.write_text(yaml.safe_dump({"name": "c", "data": {"dataset": "digits", "train_size": 150},
                                    "model": {"name": "mlp", "hidden": [8]},
                                    "train": {"epochs": 500, "batch_size": 1}}))
     proc = subprocess.Popen([sys.executable, "-m", "nnlab", "train", str(cfg), "--quiet", "--runs", str(tmp_path)],
