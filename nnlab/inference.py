@@ -107,7 +107,7 @@ def predict(run_dir: str | Path, images: Sequence[str | Path], topk: int = 5) ->
     if not images:
         raise UserError("no images given")
     if topk < 1:
-        raise UserError(f"top-k must be at least 1, got {topk}")
+        raise UserError(f"--top must be at least 1 (got {topk})")
     run = load_run(run_dir)
     k = min(topk, len(run.classes))
     results = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 
 import nnlab
-from nnlab.errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +15,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.top < 1:
-        raise UserError(f"--top must be at least 1, got {args.top}")
     for r in nnlab.predict(args.run_dir, args.images, args.top):
         print(r["image"])
         for t in r["top"]:
