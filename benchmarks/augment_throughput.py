@@ -1,5 +1,7 @@
 """Batched augmentation (nnlab.data.augment) vs the training step it feeds, and vs per-sample torchvision
 transforms in a DataLoader with 0, 1, 2 workers. Goal: augmentation < 10% of the step time at batch 128.
+Every path gets the same warm-up (one untimed pass) and the median of the same number of repeats; the
+DataLoader's workers persist across passes, so worker start-up is not timed.
 
     python benchmarks/augment_throughput.py [--batch 128] [--batches 4] [--repeats 5] [--big-repeats 2]
 
@@ -77,13 +79,18 @@ def batched_rate(images: torch.Tensor, preset: str, batch: int, batches: int, re
     return median_rate(run, batch * batches, repeats)
 
 
-def dataloader_rate(images: torch.Tensor, preset: str, batch: int, batches: int, workers: int) -> float:
+def dataloader_rate(images: torch.Tensor, preset: str, batch: int, batches: int, workers: int,
+                    repeats: int) -> float:
+    """The per-sample reference timed like the batched path: one warm-up pass, then the median of ``repeats``
+    passes; its workers persist across passes, so their start-up is paid in the warm-up and not timed."""
     ds = Images(images[: batch * batches], per_sample_pipeline(preset, images.shape[-1]))
-    loader = DataLoader(ds, batch_size=batch, num_workers=workers, persistent_workers=False)
-    t0 = time.perf_counter()
-    for _ in loader:
-        pass
-    return batch * batches / (time.perf_counter() - t0)
+    loader = DataLoader(ds, batch_size=batch, num_workers=workers, persistent_workers=workers > 0)
+
+    def run() -> None:
+        for _ in loader:
+            pass
+
+    return median_rate(run, batch * batches, repeats)
 
 
 def step_rate(model: nn.Module, shape: tuple[int, ...], batch: int, repeats: int) -> float:
@@ -121,7 +128,7 @@ def main() -> None:
         print(f"  training step          {step:10.0f} img/s")
         print(f"  batched augmentation   {aug:10.0f} img/s  -> {100 * step / aug:.1f}% of the step time")
         for w in args.workers:
-            rate = dataloader_rate(images, preset, args.batch, args.batches, w)
+            rate = dataloader_rate(images, preset, args.batch, args.batches, w, repeats)
             print(f"  per-sample v2, {w} workers {rate:8.0f} img/s  -> {100 * step / rate:.1f}% of the step time"
                   f" (batched is {aug / rate:.1f}x faster)")
 

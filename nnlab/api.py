@@ -23,7 +23,7 @@ from nnlab.engine import checkpoint, runs
 from nnlab.engine.runs import RunDir, read_meta  # noqa: F401  (public: the run layout for the CLI and web)
 from nnlab.engine.trainer import (Loader, Trainer, evaluate as evaluate_loader, resolve_device, saved_optimizer_classes,
                                   saved_optimizers)
-from nnlab.errors import TrainingStopped, UserError
+from nnlab.errors import ConfigError, TrainingStopped, UserError
 from nnlab.models import MODELS, transfer
 from nnlab.models.losses import LOSSES
 from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
@@ -57,6 +57,8 @@ def validate(cfg: Config) -> Task:
     task = build_task(cfg)
     task.check_model_options()
     transfer.options(cfg.model.args)
+    if cfg.train.device == "cuda" and not torch.cuda.is_available():  # refused when queued, not when run
+        raise ConfigError("config key 'train.device' is 'cuda' but this machine has no CUDA GPU (use auto or cpu)")
     check_options(cfg.optim.name, [*cfg.optim.args, *(["weight_decay"] if cfg.optim.weight_decay else [])])
     check_schedule(cfg.optim.schedule.name, cfg.optim.schedule.args, cfg.optim.schedule.per_step)
     if cfg.train.loss != "auto":
@@ -155,44 +157,45 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
              } if loop else {}
 
     run = RunDir(resume) if resume else RunDir(runs.new_run_dir(runs_root, cfg.task, cfg.run_name))
-    if not resume:
-        cfgmod.save(cfg, run.config)
-        runs.update_meta(run.path, name=run.path.name, task=cfg.task, model=cfg.model.name,
-                         dataset=cfg.data.dataset, **data.info, monitor=monitor, mode=mode, epochs=t.epochs,
-                         status="running", extended_from=str(extend) if extend else None,
-                         transfer=asdict(frozen) if tr.weights or tr.freeze else None)
-        if train_indices is not None or val_indices is not None:
-            save_subset(run.subset, train_indices, val_indices)
-    else:
-        runs.update_meta(run.path, status="running", epochs=t.epochs)
-    if not loop:
-        task.learn_without_loop(model, data, device)
-        return _fit_without_loop(task, model, data, cfg, run, device, monitor)
+    with runs.RunLock(run.path):  # one process per run folder: a second --resume is refused
+        if not resume:
+            cfgmod.save(cfg, run.config)
+            runs.update_meta(run.path, name=run.path.name, task=cfg.task, model=cfg.model.name,
+                             dataset=cfg.data.dataset, **data.info, monitor=monitor, mode=mode, epochs=t.epochs,
+                             status="running", extended_from=str(extend) if extend else None,
+                             transfer=asdict(frozen) if tr.weights or tr.freeze else None)
+            if train_indices is not None or val_indices is not None:
+                save_subset(run.subset, train_indices, val_indices)
+        else:
+            runs.update_meta(run.path, status="running", epochs=t.epochs)
+        if not loop:
+            task.learn_without_loop(model, data, device)
+            return _fit_without_loop(task, model, data, cfg, run, device, monitor)
 
-    if progress and (tr.weights or tr.freeze):
-        print(frozen.describe(), file=sys.stderr)
-    if t.compile:
-        model.compile()
-    callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
-    callbacks += [cb.Checkpoint(run, t.checkpoint.interval, t.checkpoint.keep_last), cb.CSVLogger(run.metrics)]
-    if t.early_stopping.patience is not None:
-        callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
-    if t.tensorboard:
-        callbacks.append(_tensorboard(run))
-    trainer = Trainer(model, task, {k: o for k, (o, _) in built.items()},
-                      schedulers={k: s for k, (_, s) in built.items()}, epochs=t.epochs, device=device,
-                      accumulate=t.accumulate, precision=t.precision, channels_last=t.channels_last,
-                      callbacks=callbacks, monitor=monitor, mode=mode, progress=progress,
-                      clip_norm=t.clip_norm, clip_value=t.clip_value)
-    if resume:
-        trainer.load_state_dict(checkpoint.load(run.last), train_loader)
-    elif source is not None:
-        _load_for_extend(model, trainer.optimizers, Path(source))
-    _train(trainer, train_loader, val_loader, run)
-    test = _test(task, model, run, data, device, cfg)
-    meta = runs.update_meta(run.path, status="stopped_early" if trainer.state.stop_reason else "completed",
-                            message=trainer.state.stop_reason, test=test)
-    return Run(run.path, cfg, meta)
+        if progress and (tr.weights or tr.freeze):
+            print(frozen.describe(), file=sys.stderr)
+        if t.compile:
+            model.compile()
+        callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
+        callbacks += [cb.Checkpoint(run, t.checkpoint.interval, t.checkpoint.keep_last), cb.CSVLogger(run.metrics)]
+        if t.early_stopping.patience is not None:
+            callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
+        if t.tensorboard:
+            callbacks.append(_tensorboard(run))
+        trainer = Trainer(model, task, {k: o for k, (o, _) in built.items()},
+                          schedulers={k: s for k, (_, s) in built.items()}, epochs=t.epochs, device=device,
+                          accumulate=t.accumulate, precision=t.precision, channels_last=t.channels_last,
+                          callbacks=callbacks, monitor=monitor, mode=mode, progress=progress,
+                          clip_norm=t.clip_norm, clip_value=t.clip_value)
+        if resume:
+            trainer.load_state_dict(checkpoint.load(run.last), train_loader)
+        elif source is not None:
+            _load_for_extend(model, trainer.optimizers, Path(source))
+        _train(trainer, train_loader, val_loader, run)
+        test = _test(task, model, run, data, device, cfg)
+        meta = runs.update_meta(run.path, status="stopped_early" if trainer.state.stop_reason else "completed",
+                                message=trainer.state.stop_reason, test=test)
+        return Run(run.path, cfg, meta)
 
 
 def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequence[str],
@@ -209,6 +212,8 @@ def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequen
             return cfgmod.from_dict(cfgmod.apply_overrides(config, overrides)), None
         return cfgmod.load(config, overrides), None
     meta = runs.read_meta(source)
+    if resume:
+        runs.check_not_training(source)  # fail before reading any data; RunLock in fit closes the race
     if not RunDir(source).last.is_file():
         raise UserError(f"{source} has no checkpoint to continue from (checkpoints/last.pt)")
     if resume:
@@ -269,11 +274,11 @@ def _train(trainer: Trainer, train_loader: Loader, val_loader: Loader | None, ru
         raise TrainingStopped(f"interrupted at {where}; checkpoint saved in {run.checkpoints}.\n"
                               f"Resume with: nnlab train --resume {run.path}", exit_code=130) from None
     except TrainingStopped as e:
-        runs.update_meta(run.path, status="failed", message=str(e))
-        raise TrainingStopped(f"{e}{_kept(run)}\nRun directory: {run.path}") from None
+        runs.update_meta(run.path, status="failed", message=f"{e} {runs.checkpoint_note(run.path)}")
+        raise TrainingStopped(f"{e} {runs.checkpoint_note(run.path)}\nRun directory: {run.path}") from None
     except (MemoryError, torch.OutOfMemoryError) as e:
         msg = (f"out of memory ({type(e).__name__}); lower train.batch_size (now {train_loader.batch_size}) "
-               f"or use a smaller model.{_kept(run)}")
+               f"or use a smaller model. {runs.checkpoint_note(run.path)}")
         runs.update_meta(run.path, status="failed", message=msg)
         raise TrainingStopped(f"{msg}\nRun directory: {run.path}") from None
     except Exception as e:  # a bug, not a user error: keep the traceback, but never leave the run "running"
@@ -282,12 +287,6 @@ def _train(trainer: Trainer, train_loader: Loader, val_loader: Loader | None, ru
     finally:
         st = trainer.state
         runs.update_meta(run.path, epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
-
-
-def _kept(run: RunDir) -> str:
-    """What a failed run keeps, said truthfully."""
-    return (" The last good checkpoint was kept (--resume continues from it)." if run.last.is_file()
-            else " No checkpoint had been written yet.")
 
 
 def _fit_without_loop(task: Task, model: nn.Module, data: TaskData, cfg: Config, run: RunDir,

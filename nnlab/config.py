@@ -7,6 +7,7 @@ checked against the builder's signature by ``nnlab.api.validate`` before any wor
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class OptimConfig:
     args: dict[str, Any] = field(default_factory=dict)  # the optimizer's own options (extra keys)
 
     def __post_init__(self) -> None:
-        _check(self.lr is None or self.lr > 0, "optim.lr", "must be positive")
+        _check(self.lr is None or 0 < self.lr < math.inf, "optim.lr", "must be positive and finite")
         _check(self.weight_decay is None or self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
 
 
@@ -94,6 +95,9 @@ class EarlyStoppingConfig:
         _check(self.min_delta >= 0, "train.early_stopping.min_delta", "must be >= 0")
 
 
+MAX_EPOCHS = 100_000  # far beyond any real run; stops a typo (1e12) from queueing a job that never ends
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 10
@@ -115,7 +119,7 @@ class TrainConfig:
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1, "train.epochs", "must be >= 1")
+        _check(1 <= self.epochs <= MAX_EPOCHS, "train.epochs", f"must be between 1 and {MAX_EPOCHS}")
         _check(self.batch_size == "full" or self.batch_size >= 1, "train.batch_size", "must be >= 1 or 'full'")
         _check(self.accumulate >= 1, "train.accumulate", "must be >= 1")
         _check(self.eval_batch_size >= 1, "train.eval_batch_size", "must be >= 1")
@@ -276,6 +280,23 @@ def _check(ok: bool, key: str, why: str) -> None:
         raise ConfigError(f"config key '{key}' {why}")
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load``, except that a key given twice in one mapping is an error (PyYAML keeps the last one
+    silently, so a config could say one thing at the top and mean another)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = None if key_node.tag == "tag:yaml.org,2002:merge" else self.construct_object(key_node, deep=True)
+            if key is None or not isinstance(key, typing.Hashable):
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first on line "
+                                                        f"{seen[key]})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
 def from_dict(raw: dict[str, Any]) -> Config:
     """Build a validated Config from nested plain data."""
     return _build(Config, raw, "")
@@ -287,9 +308,13 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Confi
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        raw = yaml.load(path.read_text(), Loader=UniqueKeyLoader)
+    except yaml.YAMLError as e:  # one line: the problem and where, not PyYAML's multi-line excerpt
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML: {getattr(e, 'problem', None) or e}{where}") from None
+    if raw is None:
+        raise ConfigError(f"config file {path} is empty: give at least the sections it changes (see configs/)")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections")
     return from_dict(apply_overrides(raw, overrides))
@@ -310,7 +335,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: '{k}' is not a section")
         try:
-            node[keys[-1]] = yaml.safe_load(value) if value != "" else None
+            node[keys[-1]] = yaml.load(value, Loader=UniqueKeyLoader) if value != "" else None
         except yaml.YAMLError:
             node[keys[-1]] = value
     return raw
@@ -417,6 +442,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, str):
             return value
     raise ConfigError(f"config key '{key}' got {value!r}, expected {_describe(tp)}")
+
+
+coerce = _coerce  # public: ``nnlab.models.registry`` checks model options against their builder's annotations
 
 
 def _describe(tp: Any) -> str:

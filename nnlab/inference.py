@@ -116,7 +116,7 @@ def list_runs(root: str | Path = DEFAULT_RUNS) -> list[dict[str, Any]]:
     rows = []
     for path in runs.find_runs(root):
         try:
-            meta = runs.read_meta(path)
+            meta = runs.live_meta(path)  # "running" with no live lock holder: interrupted
         except UserError:
             continue
         monitor = meta.get("monitor") or ""

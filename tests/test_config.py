@@ -72,3 +72,31 @@ def test_missing_and_malformed_files(tmp_path):
         config.load(bad)
     with pytest.raises(ConfigError, match="--section.key=value"):
         config.apply_overrides({}, ["epochs"])
+
+
+def test_duplicate_keys_are_refused_but_merge_keys_work(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 0.1\n  name: sgd\n  lr: 0.5\n")
+    with pytest.raises(ConfigError, match=r"duplicate key 'lr' \(first on line 2\) \(line 4, column 3\)"):
+        config.load(path)
+    assert yaml.load("a: &b {x: 1}\nc:\n  <<: *b\n  x: 2\n", Loader=config.UniqueKeyLoader)["c"] == {"x": 2}
+    with pytest.raises(ConfigError):  # an override's value is never silently one of two
+        config.from_dict(config.apply_overrides({}, ["train={epochs: 1, epochs: 2}"]))
+
+
+def test_empty_file_is_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("# only a comment\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        config.load(path)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"optim": {"lr": float("inf")}}, "'optim.lr' must be positive and finite"),
+    ({"optim": {"lr": float("nan")}}, "'optim.lr' must be positive and finite"),
+    ({"train": {"epochs": 10**12}}, "'train.epochs' must be between 1 and 100000"),
+    ({"train": {"epochs": 1e12}}, "'train.epochs' got 1000000000000.0, expected int"),
+])
+def test_non_finite_and_absurd_values_are_refused(raw, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        config.from_dict(raw)

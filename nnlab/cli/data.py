@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from nnlab.cli import masks
 from nnlab.cli import data_boxes
@@ -43,7 +44,13 @@ def _size(text: str | None) -> list[int] | None:
 
 
 def build(args: argparse.Namespace) -> int:
-    splits = sources.image_folder(args.src, _size(args.size), args.channels, args.resize_mode)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a new or empty folder")
+    if out.is_dir() and any(out.iterdir()):  # before decoding anything
+        raise UserError(f"--out {out} already exists and is not empty; choose another --out")
+    splits = sources.image_folder(args.src, _size(args.size), args.channels, args.resize_mode,
+                                  size_hint="give --size HxW (and --resize-mode)")
     out = cache.build(splits, args.out, source=str(args.src))
     skipped = sum(len(s.skipped) for s in splits.values())
     c, h, w = splits["train"].shape

@@ -35,8 +35,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.kind == "average":
         specs = [s for d in args.runs_dirs for s in snapshots(d)] if args.snapshots else args.runs_dirs
-        if args.snapshots and not specs:
-            raise UserError("the runs kept no epoch-N snapshots (train with --train.checkpoint.keep_last=N)")
+        if args.snapshots and len(specs) < 2:
+            raise UserError(f"--snapshots found {len(specs)} epoch-N snapshot(s) in {', '.join(args.runs_dirs)}; an "
+                            "ensemble needs at least 2. A run keeps its newest train.checkpoint.keep_last snapshots "
+                            "(default 1): train with --train.checkpoint.keep_last=5, for example")
         result = average(specs, args.voting)
     else:
         apply_threads(args)

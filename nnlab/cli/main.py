@@ -5,6 +5,7 @@ import argparse
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from nnlab.cli import augment, bootstrap, cv, data, diagnose, ensemble, eval as eval_cmd, predict, runs, search, study, train
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra + overrides)}")
     args.overrides = overrides + extra
     try:
+        _check_runs_folder(getattr(args, "runs", None))
         return args.func(args) or 0
     except TrainingStopped as e:
         print(f"nnlab: {e}", file=sys.stderr)
@@ -46,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nnlab: interrupted", file=sys.stderr)
         return 130
+
+
+def _check_runs_folder(runs: object) -> None:
+    """Every command's ``--runs`` is a folder (made when missing): a file there is named, not a traceback."""
+    if isinstance(runs, str) and Path(runs).exists() and not Path(runs).is_dir():
+        raise UserError(f"--runs {runs} is a file; give a folder (it is created when missing)")
 
 
 def _tune_malloc() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nnlab.cli.options import database, listen
 from nnlab.errors import UserError
 
 
@@ -34,12 +35,18 @@ def run(args: argparse.Namespace) -> int:
     for root in args.allow_root:
         if not Path(root).is_dir():
             raise UserError(f"--allow-root {root} is not a folder")
+    sock = listen(args.host, args.port)  # a taken port is refused before the database or the banner
     settings = Settings(runs=Path(args.runs), db_url=args.db, allowed_roots=[Path(r) for r in args.allow_root],
                         max_upload_bytes=args.max_upload_mb * 2**20, concurrency=args.workers,
                         anonymous_read=args.anonymous_read)
-    app = create_app(settings)
+    try:
+        with database(args.db):
+            app = create_app(settings)
+    except BaseException:
+        sock.close()
+        raise
     if not app.state.wb.store.tokens():
         print(f"note: no API tokens yet; create one with: nnlab token create NAME --runs {args.runs}")
-    print(f"nnlab workbench on http://{args.host}:{args.port}/  (runs: {settings.runs})")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(f"nnlab workbench on http://{args.host}:{sock.getsockname()[1]}/  (runs: {settings.runs})", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nnlab.cli.options import database, existing_database
 from nnlab.errors import UserError
 
 
@@ -20,7 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from nnlab.web.service import Settings, open_store
 
-    store = open_store(Settings(runs=Path(args.runs), db_url=args.db))
+    if args.action != "create":
+        existing_database(args.runs, args.db)
+    with database(args.db):
+        store = open_store(Settings(runs=Path(args.runs), db_url=args.db))
     if args.action == "create":
         token = store.create_token(args.arg or "default")
         print(token)

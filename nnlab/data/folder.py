@@ -4,6 +4,7 @@ A folder holding ``train/`` (and optionally ``val/``, ``test/``) subfolders give
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -73,26 +74,56 @@ def scan(root: str | Path, classes: list[str] | None = None) -> tuple[list[tuple
     return items, classes
 
 
-def infer_geometry(items: list[tuple[Path, int]]) -> tuple[int, tuple[int, int]]:
-    """Channels (3 if any image is colour) and the size shared by all images (error if they differ)."""
-    sizes, color = Counter(), False
+def infer_geometry(items: list[tuple[Path, int]], size: tuple[int, int] | None = None,
+                   size_hint: str = "set data.image_size: [height, width] (and data.resize_mode)"
+                   ) -> tuple[int, tuple[int, int]]:
+    """Channels (3 if any image is colour) and, unless ``size`` is given, the size shared by all images (error
+    if they differ; ``size_hint`` says how to give one, in the words of the caller: a config key, a CLI flag)."""
+    sizes, color, bad = Counter(), False, None
     for path, _ in items:
         try:
             with Image.open(path) as img:
                 sizes[(img.height, img.width)] += 1
                 color = color or img.mode not in ("1", "L", "LA", "I", "I;16", "F")
-        except Exception:
+        except Exception as e:
+            bad = bad or f"{path}: {type(e).__name__}"
             continue  # reported when decoded
-    if len(sizes) != 1:
-        raise DataError(f"images have {len(sizes)} different sizes; set data.image_size: [height, width] "
-                        "(and data.resize_mode)")
-    return (3 if color else 1), next(iter(sizes))
+    if not sizes:
+        raise DataError(f"none of the {len(items)} image files can be read (first: {bad})")
+    if size is None and len(sizes) != 1:
+        raise DataError(f"images have {len(sizes)} different sizes; {size_hint}")
+    return (3 if color else 1), (tuple(size) if size is not None else next(iter(sizes)))
+
+
+def check_memory(count: int, channels: int, size: tuple[int, int], where: str | Path) -> None:
+    """Refuse a decoded dataset (``count`` uint8 images) larger than the memory available, before allocating."""
+    need = count * channels * size[0] * size[1]
+    free = available_memory()
+    if free is not None and need > free:
+        raise DataError(f"{count} images of {channels}x{size[0]}x{size[1]} from {where} need {need / 2**30:,.1f} GiB "
+                        f"of memory but {free / 2**30:,.1f} GiB is available; choose a smaller image size")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def read_folder(root: str | Path, channels: int, size: tuple[int, int], resize_mode: str = "squash",
                 classes: list[str] | None = None, progress: bool = True) -> ImageDataset:
     """Decode every image once into memory; corrupt files are skipped and listed, never fatal."""
     items, classes = scan(root, classes)
+    check_memory(len(items), channels, size, root)
     images = np.empty((len(items), channels, *size), dtype=np.uint8)
     labels, skipped, n = [], [], 0
     for path, label in tqdm(items, desc=f"decode {Path(root).name}", unit="img", disable=not progress,

@@ -15,7 +15,7 @@ import torch
 
 from nnlab.data import cache, folder
 from nnlab.data.dataset import ImageDataset
-from nnlab.data.idx import read_idx
+from nnlab.data.idx import IMAGES, LABELS, read_idx
 from nnlab.errors import DataError
 from nnlab.registry import Registry
 
@@ -49,8 +49,8 @@ def mnist(path: str | None = None, download: bool = False, **_: Any) -> Splits:
         root = root / "MNIST" / "raw"
     out = {}
     for split, (img_name, lbl_name) in _MNIST_FILES.items():
-        images = read_idx(_find(root, img_name))
-        labels = read_idx(_find(root, lbl_name))
+        images = read_idx(_find(root, img_name), IMAGES)
+        labels = read_idx(_find(root, lbl_name), LABELS)
         if images.ndim != 3:
             raise DataError(f"{img_name} in {root} holds labels, not images (rank {images.ndim})")
         if len(images) != len(labels):
@@ -98,14 +98,18 @@ def cifar100(path: str | None = None, download: bool = False, **_: Any) -> Split
 
 @DATASETS.register("folder")
 def image_folder(path: str | None = None, image_size: list[int] | None = None, channels: int | None = None,
-                 resize_mode: str = "squash", progress: bool = True, **_: Any) -> Splits:
-    """One subfolder per class; or ``train/``, ``val/``, ``test/`` each holding class subfolders."""
+                 resize_mode: str = "squash", progress: bool = True, size_hint: str | None = None,
+                 **_: Any) -> Splits:
+    """One subfolder per class; or ``train/``, ``val/``, ``test/`` each holding class subfolders.
+    ``size_hint``: how to give a size when the images' sizes differ (the CLI names its flag)."""
     splits = folder.split_folders(_require_path(path, "folder"))
     items, classes = folder.scan(splits["train"])
+    if len(classes) < 2:  # before decoding anything (make_splits checks every source again)
+        raise DataError(f"{splits['train']} has one class folder ({classes[0]}); a classifier needs at least two")
     if image_size is None or channels is None:
-        auto_channels, auto_size = folder.infer_geometry(items)
+        hint = {"size_hint": size_hint} if size_hint else {}
+        auto_channels, image_size = folder.infer_geometry(items, image_size and tuple(image_size), **hint)
         channels = channels or auto_channels
-        image_size = image_size or list(auto_size)
     return {name: folder.read_folder(p, channels, tuple(image_size), resize_mode, classes, progress)
             for name, p in splits.items()}
 

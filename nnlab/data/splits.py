@@ -28,6 +28,7 @@ def stratified_indices(labels: torch.Tensor, size: float | int, seed: int) -> tu
 def make_splits(splits: dict[str, ImageDataset], val_fraction: float, test_fraction: float,
                 train_size: int | None, seed: int) -> dict[str, ImageDataset]:
     """Fill in missing ``test`` / ``val`` splits from ``train`` and optionally subsample ``train``."""
+    check_classes(splits["train"])
     out = dict(splits)
     if "test" not in out and test_fraction > 0:
         rest, taken = stratified_indices(out["train"].labels, test_fraction, seed)
@@ -39,6 +40,15 @@ def make_splits(splits: dict[str, ImageDataset], val_fraction: float, test_fract
         _, taken = stratified_indices(out["train"].labels, train_size, seed + 2)
         out["train"] = out["train"].subset(taken)
     return out
+
+
+def check_classes(train: ImageDataset) -> None:
+    """Refuse training data of a single class: every prediction would be right, so accuracy says nothing."""
+    present = sorted(set(train.labels.unique().tolist()))
+    if len(present) < 2:
+        which = f" ({train.classes[present[0]]!r})" if present and present[0] < len(train.classes) else ""
+        raise DataError(f"the training data holds only one class{which}; a classifier needs at least two "
+                        "(with one, accuracy is 100% and meaningless)")
 
 
 def select_subset(splits: dict[str, ImageDataset], train_indices: Sequence[int] | np.ndarray | None,

@@ -30,6 +30,9 @@ class _NamedBytes(io.BytesIO):
     def __str__(self) -> str:
         return self.name
 
+    def __repr__(self) -> str:  # Pillow names an undecodable file with %r
+        return repr(self.name)
+
 
 class Predictor:
     """Top-k classes for images, from logits computed by ``forward`` on a normalized (B, C, H, W) batch."""

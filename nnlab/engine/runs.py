@@ -3,17 +3,22 @@
 This module owns the layout; every other module asks ``RunDir`` for a path instead of spelling file names:
 ``config.yaml`` (resolved), ``meta.json`` (task, status, best metric, what the task needs to rebuild its model),
 ``metrics.csv``, ``checkpoints/`` (``last.pt``, ``best.pt``, ``epoch-N.pt``), ``eval/``, ``tensorboard/`` and
-``subset.npz`` (the training samples of a run trained on a subset).
+``subset.npz`` (the training samples of a run trained on a subset) and, while a process trains in it,
+``train.lock`` (see ``RunLock``).
 """
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnlab.engine.checkpoint import write_json
+from nnlab.engine.checkpoint import load as load_checkpoint, write_json
 from nnlab.errors import UserError
 
 META = "meta.json"
@@ -99,6 +104,14 @@ def new_run_dir(root: str | Path, task: str, name: str) -> Path:
             n += 1
 
 
+def checkpoint_note(run_dir: str | Path) -> str:
+    """What a stopped run left to resume or extend from, as it is on disk (never claimed when absent)."""
+    last = RunDir(run_dir).last
+    if last.is_file():
+        return f"The last checkpoint was kept ({last})."
+    return "No checkpoint was saved (it stopped before the first one)."
+
+
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / META
     if not path.is_file():
@@ -123,3 +136,113 @@ def find_runs(root: str | Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted((p.parent for p in root.rglob(META)), key=lambda p: (p / META).stat().st_mtime)
+
+
+# ------------------------------------------------------------------------------------------- training lock
+LOCK = "train.lock"
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+class RunLock:
+    """Held while a run trains, so two processes never write one run folder (e.g. ``--resume`` of a run that
+    is still training). ``train.lock`` holds the owner's pid under an exclusive ``flock``, which the kernel
+    drops when the owner dies (even on ``kill -9``); a lock file left behind is stale and reported as such."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir) / LOCK
+        self.fd: int | None = None
+        self.stale_pid: int | None = None  # pid of a dead process whose lock file was left behind
+
+    def __enter__(self) -> "RunLock":
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if not _try_flock(fd):
+                os.close(fd)
+                raise UserError(_busy_message(self.path.parent, _pid_in(self.path)))
+            try:  # the holder we waited on may have removed the file: lock the file that is there now
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self.fd = fd
+        old = _pid_in(self.path)
+        if old is not None and old != os.getpid():
+            self.stale_pid = old
+            print(f"note: {self.path} was left by process {old}, which is no longer running (killed?); "
+                  "taking it over", file=sys.stderr)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # unlink while still holding the lock, then release
+            os.close(self.fd)
+            self.fd = None
+
+
+def _try_flock(fd: int, tries: int = 5) -> bool:
+    """An exclusive lock; a few short retries, so that a reader's brief shared lock is not taken for a holder."""
+    for i in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(0.02 * (i + 1))
+    return False
+
+
+def lock_holder(run_dir: str | Path) -> int | None:
+    """The pid of the live process training ``run_dir``, or None when nobody holds its lock."""
+    path = Path(run_dir) / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _pid_in(path) or -1
+    finally:
+        os.close(fd)  # closing also drops the shared lock if we got it
+    return None
+
+
+def check_not_training(run_dir: str | Path) -> None:
+    """Refuse to touch a run folder that another live process is training in."""
+    pid = lock_holder(run_dir)
+    if pid is not None:
+        raise UserError(_busy_message(Path(run_dir), pid))
+
+
+def _busy_message(run_dir: Path, pid: int | None) -> str:
+    who = f"process {pid}" if pid and pid > 0 else "another process"
+    return (f"{run_dir} is still training ({who} holds {run_dir / LOCK}); wait for it to finish or stop it "
+            "(Ctrl-C) before resuming")
+
+
+def live_meta(run_dir: str | Path) -> dict[str, Any]:
+    """``meta.json``, except that a run marked running with no live lock holder (killed with ``kill -9``,
+    a power cut) is reported as interrupted at its last checkpointed epoch with that checkpoint's best."""
+    meta = read_meta(run_dir)
+    if meta.get("status") != "running" or lock_holder(run_dir) is not None:
+        return meta
+    meta = {**meta, "status": "interrupted"}
+    last = RunDir(run_dir).last
+    if last.is_file():
+        try:
+            state = load_checkpoint(last).get("train_state") or {}
+        except UserError:
+            return meta
+        meta.update({k: state[k] for k in ("best", "best_epoch") if k in state},
+                    epochs_done=state.get("epoch", meta.get("epochs_done", 0)))
+    return meta

@@ -19,6 +19,7 @@ from nnlab.config import Config
 from nnlab.engine.trainer import Evaluator, Loader, Logs, StepFn
 from nnlab.errors import ConfigError, UserError
 from nnlab.models import transfer
+from nnlab.models.registry import check_option_types
 from nnlab.registry import Registry
 
 Indices = Sequence[int] | np.ndarray | None
@@ -124,6 +125,7 @@ class Task(ABC):
             if key not in opts and key not in transfer.KEYS:
                 raise ConfigError(f"unknown config key 'model.{key}' for model {self.cfg.model.name!r} "
                                   f"(it takes: {', '.join(opts) or 'no options'})")
+        check_option_types(self.cfg.model.name, transfer.builder_options(self.cfg.model.args), self.models)
 
 
 TASKS: Registry[type[Task]] = Registry("task")

@@ -199,7 +199,7 @@ def infer_image(request: Request, job_id: Id, file: UploadFile = File(...)) -> R
         return gate
     w = _wb(request)
     with saved_uploads(w, file) as paths:
-        result = w.classify(job_id, paths, 5)[0]
+        result = w.classify(job_id, paths, 5, [file.filename or "upload"])[0]
     return render(request, "infer.html", job=w.job(job_id), single=result, filename=file.filename)
 
 

@@ -224,7 +224,7 @@ def classify(job_id: Id, request: Request, files: list[UploadFile] = File(...),
     if labels and len(labels) != len(files):
         raise UserError(f"got {len(labels)} labels for {len(files)} images (give one per image, or none)")
     with saved_uploads(w, *files) as paths:
-        results = w.classify(job_id, paths, topk)
+        results = w.classify(job_id, paths, topk, [f.filename or "upload" for f in files])
     for r, f in zip(results, files):
         r["image"] = f.filename
     out: dict[str, Any] = {"count": len(results), "predictions": results}

@@ -220,9 +220,18 @@ class Workbench:
             raise Conflict(f"job {job_id} trained a {task} model; classifying images needs a classification job")
         return list(meta["classes"])
 
-    def classify(self, job_id: int, files: list[Path], topk: int = 5) -> list[dict[str, Any]]:
+    def classify(self, job_id: int, files: list[Path], topk: int = 5,
+                 names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Top-k for each file; ``names``: what the user called the files (uploads), so that an error names them
+        and never the server's temporary paths."""
         self.classes(job_id)  # refuses other tasks before any image is read
-        return nnlab.predict(self.run_dir(job_id), files, max(1, topk))
+        try:
+            return nnlab.predict(self.run_dir(job_id), files, max(1, topk))
+        except UserError as e:
+            message = str(e)
+            for path, name in zip(files, names or ()):
+                message = message.replace(repr(str(path)), repr(name)).replace(str(path), name)
+            raise type(e)(message) from None
 
     def classify_folder(self, job_id: int, path: str, topk: int = 5) -> dict[str, Any]:
         """Predictions for every image of a folder; with class subfolders also accuracy, per-class

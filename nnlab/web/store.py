@@ -37,6 +37,7 @@ jobs = sa.Table(
     sa.Column("created", sa.String(32), nullable=False),
     sa.Column("started", sa.String(32), nullable=True),
     sa.Column("finished", sa.String(32), nullable=True),
+    sqlite_autoincrement=True,  # a deleted job's id is never given to a new job (links and logs stay true)
 )
 metrics = sa.Table(
     "metrics", meta,
@@ -76,6 +77,7 @@ class Store:
         kw = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
         self.engine = sa.create_engine(url, **kw)
         meta.create_all(self.engine)
+        _autoincrement_jobs(self.engine)
 
     # ------------------------------------------------------------------ generic rows
     def _insert(self, table: sa.Table, **values: Any) -> int:
@@ -203,3 +205,19 @@ class Store:
             return value
 
 
+def _autoincrement_jobs(engine: sa.Engine) -> None:
+    """Move a jobs table made before ids were AUTOINCREMENT into one that is (SQLite reuses the largest rowid
+    after a delete otherwise). Ids of jobs deleted before this migration cannot be known and may recur once."""
+    if engine.dialect.name != "sqlite":
+        return  # other databases' sequences never hand out an id twice
+    with engine.begin() as c:
+        sql = c.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type='table' AND name='jobs'").scalar()
+        if not sql or "AUTOINCREMENT" in sql.upper():
+            return
+        columns = ", ".join(f'"{col.name}"' for col in jobs.columns)
+        for index in jobs.indexes:
+            c.exec_driver_sql(f'DROP INDEX IF EXISTS "{index.name}"')
+        c.exec_driver_sql("ALTER TABLE jobs RENAME TO _jobs_before_autoincrement")
+        jobs.create(c)
+        c.exec_driver_sql(f"INSERT INTO jobs ({columns}) SELECT {columns} FROM _jobs_before_autoincrement")
+        c.exec_driver_sql("DROP TABLE _jobs_before_autoincrement")

@@ -41,3 +41,12 @@ def test_damaged_gzip(tmp_path):
     (tmp_path / "d.gz").write_bytes(gzip.compress(_idx(np.zeros((4, 2), np.uint8)))[:15])
     with pytest.raises(DataError, match="damaged"):
         read_idx(tmp_path / "d.gz")
+
+
+def test_expected_magic_number_is_checked_before_the_sizes(tmp_path):
+    labels = np.arange(5, dtype=np.uint8)
+    (tmp_path / "labels.idx").write_bytes(_idx(labels))  # magic 2049, a valid IDX file
+    np.testing.assert_array_equal(read_idx(tmp_path / "labels.idx", 2049), labels)
+    with pytest.raises(DataError, match=r"wrong magic number 2049 \(0x00000801\); expected 2051 \(0x00000803: uint8 "
+                                        r"images, rank 3\)"):
+        read_idx(tmp_path / "labels.idx", 2051)

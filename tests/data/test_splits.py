@@ -1,8 +1,11 @@
 import numpy as np
+import pytest
 import torch
 
 from nnlab.data import sources
+from nnlab.data.dataset import ImageDataset
 from nnlab.data.splits import make_splits
+from nnlab.errors import DataError
 
 
 def test_fractions_are_stratified_disjoint_and_seeded():
@@ -41,3 +44,9 @@ def test_select_classes_keeps_and_relabels():
     assert out.images.flatten().tolist() == [0, 2, 3, 5]
     with pytest.raises(DataError, match="data.classes.*a, b, c"):
         select_classes({"train": ds}, ["d"])
+
+
+def test_one_class_training_data_is_refused():
+    one = ImageDataset(torch.zeros(6, 1, 2, 2, dtype=torch.uint8), torch.ones(6, dtype=torch.int64), ["a", "b"])
+    with pytest.raises(DataError, match=r"only one class \('b'\)"):
+        make_splits({"train": one}, 0.1, 0.2, None, 0)

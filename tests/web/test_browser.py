@@ -3,6 +3,8 @@ train a model while its chart updates, classify an image, open the confusion mat
 under test-artifacts/web/ (ignored by git)."""
 from __future__ import annotations
 
+import importlib.util
+import os
 import socket
 import threading
 from pathlib import Path
@@ -13,14 +15,24 @@ from nnlab.web.app import create_app
 from tests.conftest import ROOT
 from tests.web.conftest import wait_for
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("NNLAB_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 EPOCHS = 8
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium is absent "
-                                 "(apt-get install -y chromium); Playwright never downloads a browser here")]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+def missing() -> str | None:
+    """Why the browser test cannot run here, or None."""
+    if not CHROMIUM.is_file():
+        return f"{CHROMIUM} is absent (apt-get install -y chromium); Playwright never downloads a browser here"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+pytestmark = [pytest.mark.slow]
+if missing() and not IN_CI:  # on a developer's machine: skip with the reason; under CI=true: fail below
+    pytest.skip(missing(), allow_module_level=True)
 
 
 @pytest.fixture
@@ -42,7 +54,16 @@ def server(settings):
     thread.join(timeout=30)
 
 
+@pytest.fixture(autouse=True)
+def browser_required() -> None:
+    """Under CI=true a missing browser fails the run (before the server starts) instead of skipping."""
+    if missing():
+        pytest.fail(f"CI=true, so the only browser test must run, but {missing()}", pytrace=False)
+
+
 def test_workbench_in_a_browser(server, folder):
+    from playwright import sync_api
+
     app, url = server
     token = app.state.wb.store.create_token("browser")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ import torch
 
 from nnlab.api import run_data
 from nnlab.experiments.common import fmt_ms, mean_std, save_figure
-from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table, digits_config
+from nnlab.experiments.studies.report import (NOISE_NOTE, STUDIES, StudyContext, StudyReport, Table, all_of,
+                                              digits_config, judge)
 from nnlab.inference import LoadedRun, load_run, outputs
 
 EPSILON, DIRECTIONS = 0.05, 8
@@ -57,16 +58,9 @@ def study(ctx: StudyContext) -> StudyReport:
             sharp.append(sharpness(loaded))
         scaled = "linear-scaled" if lr != base_lr else "fixed"
         rows.append([b, f"{lr:g} ({scaled})", fmt_ms(acc), fmt_ms(gap), fmt_ms(sharp, percent=False)])
-        points.append((b, scaled, mean_std(acc), mean_std(sharp)))
+        points.append((b, scaled, mean_std(acc), mean_std(sharp), acc, sharp))
         ctx.log(f"batch {b} lr {lr:g}: test {fmt_ms(acc)} %, sharpness {fmt_ms(sharp, percent=False)}")
-    small, large = points[0], points[len(sizes) - 1]
-    acc_holds, sharp_holds = small[2][0] > large[2][0], small[3][0] < large[3][0]
-    verdict = (f"At equal epochs and a fixed learning rate, batch {small[0]} reaches {100 * small[2][0]:.2f}% test "
-               f"accuracy vs {100 * large[2][0]:.2f}% for batch {large[0]} (accuracy claim "
-               f"{'supported' if acc_holds else 'not supported'}), with sharpness {small[3][0]:.4f} vs "
-               f"{large[3][0]:.4f} (sharp-minimum claim {'supported' if sharp_holds else 'not supported'}). At "
-               "equal epochs a large batch also takes far fewer steps; the linearly scaled rows show how much "
-               "of the gap a larger learning rate closes.")
+    _, verdict = batch_verdict(points[0], points[len(sizes) - 1])
     return StudyReport(
         "Batch size and generalization", "notes: \"batch-size를 작게 쓰는 편이 좋다. batch-size가 크면 model을 "
         "over-fit\" (small batches generalize better; large batches converge to sharp minima, arXiv:1609.04836).",
@@ -78,6 +72,19 @@ def study(ctx: StudyContext) -> StudyReport:
         [Table("Test accuracy, generalization gap and sharpness", ["batch", "lr", "test acc %", "train-test gap %",
                                                                    "sharpness"], rows)],
         verdict, [_figure(points, ctx)])
+
+
+def batch_verdict(small: tuple, large: tuple) -> tuple[str, str]:
+    """Outcome and sentence for "small batches generalize better (higher test accuracy) and sit in flatter
+    minima (lower sharpness)" from the fixed-lr points ``(batch, _, _, _, accuracies, sharpnesses)``."""
+    acc, sharp = judge(small[4], large[4]), judge(large[5], small[5])
+    outcome = all_of(acc, sharp)
+    (sa, ss), (la, ls) = (mean_std(small[4])[0], mean_std(small[5])[0]), (mean_std(large[4])[0], mean_std(large[5])[0])
+    return outcome, (f"At equal epochs and a fixed learning rate, batch {small[0]} reaches {100 * sa:.2f}% test "
+                     f"accuracy vs {100 * la:.2f}% for batch {large[0]} (accuracy claim {acc}), with sharpness "
+                     f"{ss:.4f} vs {ls:.4f} (sharp-minimum claim {sharp}); overall {outcome} {NOISE_NOTE}. At "
+                     "equal epochs a large batch also takes far fewer steps; the linearly scaled rows show how much "
+                     "of the gap a larger learning rate closes.")
 
 
 def _figure(points: list, ctx: StudyContext):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nnlab.experiments.common import fmt_ms, mean_std, save_figure
 from nnlab.experiments.ensemble import average, bagging
-from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table, digits_config
+from nnlab.experiments.studies.report import (NOISE_NOTE, STUDIES, StudyContext, StudyReport, Table, digits_config,
+                                              judge)
 
 
 @STUDIES.register("ensemble")
@@ -29,11 +30,7 @@ def study(ctx: StudyContext) -> StudyReport:
         ctx.log(f"repeat {rep + 1}/{repeats}: single {singles[0].test['acc']:.4f}, average {avg.test_acc:.4f}, "
                 f"bagging {bag.test_acc:.4f}")
     rows = [[k, 1 if k == "single model" else members, fmt_ms(member_acc[k]), fmt_ms(v)] for k, v in acc.items()]
-    single, bag_m, avg_m = (mean_std(v)[0] for v in acc.values())
-    verdict = (f"Averaging {members} independently trained models gives {100 * avg_m:.2f}% test accuracy and bagging "
-               f"{100 * bag_m:.2f}%, against {100 * single:.2f}% for one model. Ensembling "
-               f"{'helps' if max(avg_m, bag_m) > single else 'does not help'} here; bagging members see only "
-               "~63% distinct samples each, so they are individually weaker than full-data members.")
+    _, verdict = ensemble_verdict(acc, members)
     return StudyReport(
         "Ensembles: one model vs bagging vs averaging",
         "notes: \"Model Ensembles: 모델을 n개 학습시켜서 결과의 평균을 이용하자\"; bagging = models on bootstrap "
@@ -43,6 +40,17 @@ def study(ctx: StudyContext) -> StudyReport:
          f"{repeats} repeats with different seeds; the test split is fixed (data.split_seed = 0)"],
         [Table("Test accuracy (%)", ["method", "models", "member test acc", "ensemble test acc"], rows)],
         verdict, [_figure(acc, ctx)])
+
+
+def ensemble_verdict(acc: dict[str, list[float]], members: int) -> tuple[str, str]:
+    """Outcome and sentence for "an ensemble beats one model" (the better of averaging and bagging, by mean)."""
+    single, bag, avg = (acc[k] for k in ("single model", "bagging (soft vote)", "average of independent runs"))
+    best = max((avg, bag), key=lambda v: mean_std(v)[0])
+    outcome = judge(best, single)
+    return outcome, (f"Averaging {members} independently trained models gives {100 * mean_std(avg)[0]:.2f}% test "
+                     f"accuracy and bagging {100 * mean_std(bag)[0]:.2f}%, against {100 * mean_std(single)[0]:.2f}% "
+                     f"for one model. That ensembling helps is {outcome} here {NOISE_NOTE}; bagging members see "
+                     "only ~63% distinct samples each, so they are individually weaker than full-data members.")
 
 
 def _figure(acc: dict, ctx: StudyContext):

@@ -9,7 +9,8 @@ from torch import nn
 import nnlab
 from nnlab.api import build_data
 from nnlab.experiments.common import fmt_ms, mean_std, resolve, save_figure
-from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table, digits_config
+from nnlab.experiments.studies.report import (NOISE_NOTE, NOT_SUPPORTED, STUDIES, SUPPORTED, StudyContext,
+                                              StudyReport, Table, all_of, digits_config, judge)
 from nnlab.inference import load_run
 
 
@@ -28,7 +29,7 @@ def study(ctx: StudyContext) -> StudyReport:
     base = digits_config("initact", 0, epochs, model={"hidden": [width] * depth})
     splits, pre = build_data(resolve(base), progress=False)
     x, y = pre.normalize(splits["train"].images[:512]), splits["train"].labels[:512]  # (512, 1, 8, 8)
-    rows, curves = [], {}
+    rows, curves, raw = [], {}, {}
     for act in activations:
         for init in ("gaussian", "xavier", "he"):
             acc, first0, ratio0, ratio1 = [], [], [], []
@@ -43,6 +44,7 @@ def study(ctx: StudyContext) -> StudyReport:
                 ratio0.append(g0[0] / max(g0[-1], 1e-30))
                 ratio1.append(g1[0] / max(g1[-1], 1e-30))
                 curves.setdefault((act, init), (g0, g1))
+            raw[(act, init)] = (acc, ratio0)
             rows.append([act, init, fmt_ms(acc), f"{mean_std(first0)[0]:.2e}", f"{mean_std(ratio0)[0]:.2e}",
                          f"{mean_std(ratio1)[0]:.2e}"])
             ctx.log(f"{act:8s} {init:8s}: test {fmt_ms(acc)} %, first/last grad ratio at step 0 "
@@ -58,18 +60,21 @@ def study(ctx: StudyContext) -> StudyReport:
         [Table("Test accuracy and gradient flow", ["activation", "init", "test acc %", "layer-1 grad @ step 0",
                                                    "first/last grad @ step 0", "first/last grad after training"],
                rows)],
-        _verdict(rows), [_figure(curves, ctx)])
+        init_verdict(raw)[1], [_figure(curves, ctx)])
 
 
-def _verdict(rows: list[list]) -> str:
-    acc = {(r[0], r[1]): float(r[2].split(" ± ")[0]) for r in rows}
-    ratio = {(r[0], r[1]): float(r[4]) for r in rows}
-    vanishing = ratio[("sigmoid", "gaussian")] < 1e-2 and ratio[("relu", "he")] > 0.1
-    better = acc[("relu", "he")] > acc[("sigmoid", "gaussian")]
-    return (f"At step 0 the first layer of a sigmoid/Gaussian net receives {ratio[('sigmoid', 'gaussian')]:.1e} of "
-            f"the output layer's gradient, ReLU/He {ratio[('relu', 'he')]:.1e}; test accuracy "
-            f"{acc[('sigmoid', 'gaussian')]:.2f}% vs {acc[('relu', 'he')]:.2f}%. The vanishing-gradient claim is "
-            f"{'supported' if vanishing and better else 'not supported'} here.")
+def init_verdict(raw: dict[tuple[str, str], tuple[list[float], list[float]]]) -> tuple[str, str]:
+    """Outcome and sentence for the vanishing-gradient claim from ``(activation, init) -> (test accuracies,
+    first/last gradient ratios at step 0)``: sigmoid/Gaussian's first layer gets under 1% of the output layer's
+    gradient while ReLU/He's gets over 10%, and ReLU/He tests better (beyond the noise)."""
+    (acc_sg, ratio_sg), (acc_rh, ratio_rh) = raw[("sigmoid", "gaussian")], raw[("relu", "he")]
+    r_sg, r_rh = mean_std(ratio_sg)[0], mean_std(ratio_rh)[0]
+    vanishing = SUPPORTED if r_sg < 1e-2 and r_rh > 0.1 else NOT_SUPPORTED
+    outcome = all_of(vanishing, judge(acc_rh, acc_sg))
+    return outcome, (f"At step 0 the first layer of a sigmoid/Gaussian net receives {r_sg:.1e} of the output "
+                     f"layer's gradient, ReLU/He {r_rh:.1e}; test accuracy {100 * mean_std(acc_sg)[0]:.2f}% vs "
+                     f"{100 * mean_std(acc_rh)[0]:.2f}%. The vanishing-gradient claim is {outcome} here "
+                     f"{NOISE_NOTE}.")
 
 
 def _figure(curves: dict, ctx: StudyContext):

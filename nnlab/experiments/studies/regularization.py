@@ -17,7 +17,8 @@ from nnlab.api import RunDir, run_data, validate
 from nnlab.config import Config
 from nnlab.errors import ConfigError
 from nnlab.experiments.common import fmt_ms, mean_std, resolve, save_figure, with_values
-from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
+from nnlab.experiments.studies.report import (INCONCLUSIVE, NOISE_NOTE, NOT_SUPPORTED, STUDIES, SUPPORTED,
+                                              StudyContext, StudyReport, Table, judge)
 from nnlab.inference import load_run, outputs
 
 DEFAULT_BASE = "configs/classify/mnist_lenet.yaml"
@@ -116,13 +117,7 @@ def _report(ctx: StudyContext, base: Config, results: list[Result], good: list[R
         rows.append([r.name, _keys(r.values), fmt_ms(r.test), fmt_ms(r.train), fmt_ms(gap), fmt_ms(r.val),
                      f"{mean_std(r.seconds)[0]:.1f}", f"{sum(r.epochs) / len(r.epochs):.0f} epochs"])
     done = [r for r in results if not r.skipped]
-    ref = mean_std(done[0].test)
-    better = [r.name for r in done[1:] if mean_std(r.test)[0] - mean_std(r.test)[1] > ref[0] + ref[1]]
-    best = max(done, key=lambda r: mean_std(r.test)[0])
-    verdict = (f"Without regularization the network reaches {100 * ref[0]:.2f}% test accuracy. Clearly better "
-               f"(mean - std above the baseline's mean + std): {', '.join(better) or 'none'}. Best: {best.name} "
-               f"({fmt_ms(best.test)} %). 'All good ones' combines the settings whose validation accuracy beat "
-               f"the baseline's: {', '.join(r.name for r in good) or 'none, so it was not run'}.")
+    _, verdict = regularization_verdict(done, good)
     size = ctx.train_size or base.data.train_size
     return StudyReport(
         "Regularization ablation", "notes: regularization (L1/L2 penalties, dropout, batch normalization, "
@@ -137,6 +132,26 @@ def _report(ctx: StudyContext, base: Config, results: list[Result], good: list[R
                                                               "gap %", "val acc %", "s / run", "epochs / note"],
                rows)],
         verdict, [_curve_figure(done, ctx), _bar_figure(done, ctx)])
+
+
+def regularization_verdict(done: list[Result], good: list[Result]) -> tuple[str, str]:
+    """Outcome and sentence for "regularization helps on scarce data": supported when some setting's test
+    accuracy beats the baseline's (``done[0]``) beyond the noise, not supported when every setting is worse
+    beyond it, inconclusive otherwise."""
+    outcomes = {r.name: judge(r.test, done[0].test) for r in done[1:]}
+    better = [name for name, o in outcomes.items() if o == SUPPORTED]
+    if better:
+        outcome = SUPPORTED
+    elif outcomes and all(o == NOT_SUPPORTED for o in outcomes.values()):
+        outcome = NOT_SUPPORTED
+    else:
+        outcome = INCONCLUSIVE
+    best = max(done, key=lambda r: mean_std(r.test)[0])
+    return outcome, (f"Without regularization the network reaches {100 * mean_std(done[0].test)[0]:.2f}% test "
+                     f"accuracy. Better beyond the noise: {', '.join(better) or 'none'}. Best: {best.name} "
+                     f"({fmt_ms(best.test)} %). That regularization helps here is {outcome} {NOISE_NOTE}. "
+                     "'All good ones' combines the settings whose validation accuracy beat the baseline's: "
+                     f"{', '.join(r.name for r in good) or 'none, so it was not run'}.")
 
 
 def _keys(values: dict[str, Any]) -> str:

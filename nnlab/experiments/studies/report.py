@@ -5,6 +5,7 @@ module, imported in ``nnlab/experiments/studies/__init__.py`` (one line per stud
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import nnlab
 from nnlab.api import Run
-from nnlab.experiments.common import markdown_table
+from nnlab.experiments.common import markdown_table, mean_std
 from nnlab.registry import Registry
 
 
@@ -85,3 +86,33 @@ def digits_config(name: str, seed: int = 0, epochs: int = 10, **sections: dict[s
     for section, values in sections.items():
         cfg[section] = {**cfg.get(section, {}), **values}
     return cfg
+
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+SIGMAS = 2.0  # a difference counts when it exceeds this many standard errors of the difference of means
+
+
+def judge(claimed_higher: Sequence[float], claimed_lower: Sequence[float]) -> str:
+    """Whether results back the claim that the first group's mean is higher: ``supported`` when the difference
+    exceeds ``SIGMAS`` standard errors (Welch), ``not supported`` when it is that far the other way, and
+    ``inconclusive`` in between: a tie, a difference within the noise, or fewer than two repeats a side."""
+    if min(len(claimed_higher), len(claimed_lower)) < 2:
+        return INCONCLUSIVE
+    (ma, sa), (mb, sb) = mean_std(claimed_higher), mean_std(claimed_lower)
+    diff, se = ma - mb, math.sqrt(sa**2 / len(claimed_higher) + sb**2 / len(claimed_lower))
+    if diff > SIGMAS * se and diff > 0:
+        return SUPPORTED
+    if diff < -SIGMAS * se and diff < 0:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
+def all_of(*outcomes: str) -> str:
+    """A claim made of parts: supported when every part is, not supported when any part is refuted."""
+    if all(o == SUPPORTED for o in outcomes):
+        return SUPPORTED
+    return NOT_SUPPORTED if NOT_SUPPORTED in outcomes else INCONCLUSIVE
+
+
+NOISE_NOTE = (f"(a difference counts when it exceeds {SIGMAS:g} standard errors over the repeats; otherwise, "
+              "ties included, the result is inconclusive)")

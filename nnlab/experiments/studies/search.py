@@ -8,7 +8,8 @@ from optuna.trial import TrialState
 
 from nnlab.experiments import search as searching
 from nnlab.experiments.common import fmt_ms, mean_std, save_figure
-from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table, digits_config
+from nnlab.experiments.studies.report import (NOISE_NOTE, STUDIES, StudyContext, StudyReport, Table, digits_config,
+                                              judge)
 
 # optim.lr matters; train.eval_batch_size only changes how validation is batched: it cannot matter.
 def _space(side: int) -> dict:
@@ -38,12 +39,7 @@ def study(ctx: StudyContext) -> StudyReport:
             ctx.log(f"repeat {rep + 1}/{repeats} {sampler}: best val acc {study.best_value:.4f}, "
                     f"{distinct[sampler][-1]} distinct learning rates")
     rows = [[s, budget, f"{mean_std(distinct[s])[0]:.1f}", fmt_ms(found[s])] for s in ("grid", "random")]
-    g, r = mean_std(found["grid"])[0], mean_std(found["random"])[0]
-    wins = sum(b > a for a, b in zip(found["grid"], found["random"]))
-    verdict = (f"With {budget} trials each, random search found a best validation accuracy of {100 * r:.2f}% vs "
-               f"{100 * g:.2f}% for the grid (random better in {wins} of {repeats} repeats), having tried "
-               f"{mean_std(distinct['random'])[0]:.0f} learning rates instead of {side}. The claim is "
-               f"{'supported' if r >= g else 'not supported'} here.")
+    _, verdict = search_verdict(found, distinct, side)
     return StudyReport(
         "Grid vs random search", "notes: \"Grid Search 와 Random Search 있지만, Random 이 성능 더 좋음\" — with the "
         "same budget, random search explores more values of the parameters that matter.",
@@ -54,6 +50,18 @@ def study(ctx: StudyContext) -> StudyReport:
         [Table("Best validation accuracy found (%)", ["sampler", "trials", "distinct lr tried", "best val acc"],
                rows)],
         verdict, [_figure(points, ctx)])
+
+
+def search_verdict(found: dict[str, list[float]], distinct: dict[str, list[int]], side: int) -> tuple[str, str]:
+    """The outcome for "random search finds better settings than a grid of the same budget" and its sentence;
+    a tie is not support."""
+    g, r = mean_std(found["grid"])[0], mean_std(found["random"])[0]
+    wins = sum(b > a for a, b in zip(found["grid"], found["random"]))
+    outcome = judge(found["random"], found["grid"])
+    return outcome, (f"With {side * side} trials each, random search found a best validation accuracy of "
+                     f"{100 * r:.2f}% vs {100 * g:.2f}% for the grid (random better in {wins} of "
+                     f"{len(found['random'])} repeats), having tried {mean_std(distinct['random'])[0]:.0f} learning "
+                     f"rates instead of {side}. The claim is {outcome} here {NOISE_NOTE}.")
 
 
 def _figure(points: dict, ctx: StudyContext):

@@ -10,7 +10,7 @@ from typing import Any
 
 from nnlab.errors import UserError
 from nnlab.experiments.common import fmt_ms, mean_std, save_figure
-from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
+from nnlab.experiments.studies.report import NOISE_NOTE, STUDIES, StudyContext, StudyReport, Table, judge
 
 # MNIST: $NNLAB_MNIST, else ../shared/datasets/mnist from the working directory or from the repository
 MNIST_PLACES = [Path("../shared/datasets/mnist"), Path(__file__).resolve().parents[3].parent / "shared/datasets/mnist"]
@@ -80,19 +80,22 @@ def study(ctx: StudyContext) -> StudyReport:
          "(model.reset_head); fine-tune: pretrained, new last layer, all layers train",
          f"{repeats} seeds (each its own labelled subset)"],
         [Table("Test accuracy on digits 5-9 (%)", ["labels per class", *MODES], rows)],
-        _verdict(acc, shots), [_figure(acc, shots, ctx)])
+        transfer_verdict(acc, shots)[1], [_figure(acc, shots, ctx)])
 
 
-def _verdict(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...]) -> str:
+def transfer_verdict(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...]) -> tuple[str, str]:
+    """Outcome and sentence for "pretrained features help with few labels": the better pretrained mode against
+    scratch at the smallest number of labels per class."""
     m = {k: mean_std(v)[0] for k, v in acc.items()}
     few, many = shots[0], shots[-1]
-    helps = max(m[("frozen + new head", few)], m[("fine-tune", few)]) > m[("scratch", few)]
+    pretrained = max(("frozen + new head", "fine-tune"), key=lambda mode: m[(mode, few)])
+    outcome = judge(acc[(pretrained, few)], acc[("scratch", few)])
     best_few = max(MODES, key=lambda mode: m[(mode, few)])
     best_many = max(MODES, key=lambda mode: m[(mode, many)])
-    return (f"With {few} labels per class the best is {best_few} ({100 * m[(best_few, few)]:.2f}% vs scratch "
-            f"{100 * m[('scratch', few)]:.2f}%); with {many} per class the best is {best_many} "
-            f"({100 * m[(best_many, many)]:.2f}%). Pretrained features help with few labels: "
-            f"{'supported' if helps else 'not supported'} here.")
+    return outcome, (f"With {few} labels per class the best is {best_few} ({100 * m[(best_few, few)]:.2f}% vs "
+                     f"scratch {100 * m[('scratch', few)]:.2f}%); with {many} per class the best is {best_many} "
+                     f"({100 * m[(best_many, many)]:.2f}%). Pretrained features help with few labels: "
+                     f"{outcome} here {NOISE_NOTE}.")
 
 
 def _figure(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...], ctx: StudyContext) -> Path:

@@ -1,8 +1,10 @@
 import pytest
+from study_outcomes import HIGH, LOW, TIE
 
 from nnlab.config import from_dict
 from nnlab.experiments.studies import STUDIES, StudyContext, run_study
-from nnlab.experiments.studies.regularization import SETTINGS, run_setting, setting_config
+from nnlab.experiments.studies.regularization import (SETTINGS, Result, regularization_verdict, run_setting,
+                                                      setting_config)
 
 
 def test_registered_with_every_setting_of_the_notes():
@@ -35,6 +37,21 @@ def test_quick_study_on_digits_writes_the_report(tmp_path, digits_config):
     report, path = run_study("regularization", StudyContext(tmp_path / "out", repeats=1, base=str(base),
                                                             train_size=300, log=lambda s: None))
     text = path.read_text()
-    assert "| nothing |" in text and "regularization_curves.png" in text and "Verdict" in text
+    assert "| nothing |" in text and "regularization_curves.png" in text
+    assert f"## Verdict\n\n{report.verdict}" in text and "That regularization helps here is " in report.verdict
     assert (tmp_path / "out" / "regularization_bars.png").is_file()
     assert len(report.tables[0].rows) >= len(SETTINGS)
+
+
+def _result(name, test):
+    return Result(name, {}, test=test)
+
+
+@pytest.mark.parametrize("settings, outcome, better", [
+    ([_result("L2", HIGH), _result("L1", TIE)], "supported", "L2"),
+    ([_result("L2", LOW), _result("L1", [0.70, 0.71, 0.72])], "not supported", "none"),
+    ([_result("L2", TIE), _result("L1", LOW)], "inconclusive", "none"),  # a tie with the baseline is no gain
+])
+def test_regularization_verdict(settings, outcome, better):
+    got, text = regularization_verdict([_result("nothing", TIE), *settings], [])
+    assert got == outcome and f"helps here is {outcome}" in text and f"Better beyond the noise: {better}." in text

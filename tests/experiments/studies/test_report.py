@@ -5,7 +5,7 @@ import nnlab
 from nnlab.errors import UserError
 from nnlab.experiments.studies import STUDIES, StudyContext
 from nnlab.experiments.studies.init_activation import layer_grad_norms
-from nnlab.experiments.studies.report import StudyReport, Table, write_markdown
+from nnlab.experiments.studies.report import StudyReport, Table, all_of, judge, write_markdown
 
 
 def test_registry_holds_the_claims_lab():
@@ -38,3 +38,20 @@ def test_study_cli_rejects_unknown_names(cli, tmp_path):
     res = cli("study", "nope", "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "Valid names" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("higher, lower, outcome", [
+    ([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], "supported"),
+    ([0.80, 0.81, 0.82], [0.90, 0.91, 0.92], "not supported"),
+    ([0.85, 0.85, 0.85], [0.85, 0.85, 0.85], "inconclusive"),  # a tie is not support
+    ([0.80, 0.90, 0.85], [0.84, 0.86, 0.83], "inconclusive"),  # within the noise
+    ([0.99], [0.10], "inconclusive"),  # one repeat cannot separate a difference from noise
+])
+def test_judge(higher, lower, outcome):
+    assert judge(higher, lower) == outcome
+
+
+def test_all_of():
+    assert all_of("supported", "supported") == "supported"
+    assert all_of("supported", "inconclusive") == "inconclusive"
+    assert all_of("inconclusive", "not supported") == "not supported"

@@ -1,7 +1,8 @@
 import pytest
+from study_outcomes import HIGH, OUTCOMES
 
 from nnlab.experiments.studies import STUDIES, StudyContext
-from nnlab.experiments.studies.transfer import MODES, run_transfer, transfer_config
+from nnlab.experiments.studies.transfer import MODES, run_transfer, transfer_config, transfer_verdict
 
 
 def test_registered_and_configs_select_the_target_classes():
@@ -17,3 +18,12 @@ def test_transfer_runs_every_mode_on_digits(tmp_path):
                                   (5,), pre_epochs=1, steps=8, repeats=1)
     assert pre > 0.5 and set(acc) == {(m, 5) for m in MODES} and len(rows) == 1
     assert all(0 <= a[0] <= 1 for a in acc.values())
+
+
+@pytest.mark.parametrize("pretrained, scratch, outcome", OUTCOMES)
+def test_transfer_verdict(pretrained, scratch, outcome):
+    shots = (10, 200)
+    acc = {("scratch", 10): scratch, ("frozen + new head", 10): [a - 0.3 for a in pretrained],
+           ("fine-tune", 10): pretrained, **{(m, 200): HIGH for m in MODES}}
+    got, text = transfer_verdict(acc, shots)
+    assert got == outcome and f"help with few labels: {outcome} here" in text
