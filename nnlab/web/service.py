@@ -72,8 +72,8 @@ def private_dir(path: Path) -> Path:
 class Workbench:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.store = open_store(settings)  # first: a database that cannot be opened leaves no folder behind
         private_dir(settings.runs / "web")  # uploads, job runs and logs, the default database: the server's only
-        self.store = open_store(settings)
         self.scheduler = Scheduler(self.store, settings.db_url, settings.runs, settings.concurrency)
 
     # ------------------------------------------------------------------ catalog

@@ -46,5 +46,6 @@ def test_resume_while_training_refused_and_kill_9_shows_interrupted(tmp_path, ca
     assert main(["runs", "--runs", str(tmp_path)]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "c-1" in line).split()
     state = runs.live_meta(run)
-    assert row[2] == "interrupted" and row[3] == f"{state['epochs_done']}/500" and state["epochs_done"] >= 2
-    assert row[5] == f"{state['best']:.4f}" and int(row[6]) == state["best_epoch"]
+    assert row[1] == "classify" and row[3] == "interrupted"  # columns: run, task, model, status, epochs, ...
+    assert row[4] == f"{state['epochs_done']}/500" and state["epochs_done"] >= 2
+    assert row[6] == f"{state['best']:.4f}" and int(row[7]) == state["best_epoch"]

@@ -53,5 +53,5 @@ def test_training_logs_accuracy_and_keeps_the_penalty_apart():
     reg = Classify(loss=LOSSES.build("cross_entropy"), num_classes=3,
                    regularizer=StepRegularizer(Penalty(l2=0.1)))
     total, logs = reg.training_step(model, (x, y))
-    assert float(logs["loss"]) == pytest.approx(float(loss)) and float(logs["penalty"]) > 0
-    assert float(total) == pytest.approx(float(loss) + float(logs["penalty"]))
+    assert float(logs["loss"]) == pytest.approx(float(loss.detach())) and float(logs["penalty"]) > 0
+    assert float(total.detach()) == pytest.approx(float(loss.detach()) + float(logs["penalty"]))
