@@ -1,5 +1,9 @@
-"""The model registry. Every builder takes ``num_classes``, ``in_chans`` and ``input_size`` (H, W),
-plus its own options by keyword."""
+"""The model registries, one per task, each builder a function registered where it is defined.
+
+``MODELS``: classifiers; every builder takes ``num_classes``, ``in_chans`` and ``input_size`` (H, W), plus its
+own options by keyword. ``DETECTORS``: the ``model.name`` of a ``task: detect`` config; builders take
+``classes`` (K, 0-based labels, no background) plus their own options. The detector modules register
+themselves when ``nnlab.models.detection`` is imported (the detect task does so when it is used)."""
 import types
 import typing
 from typing import Any, Literal, Union
@@ -11,6 +15,7 @@ from nnlab.registry import Registry
 
 MODELS: Registry[nn.Module] = Registry("model")
 DATA_ARGS = ("num_classes", "in_chans", "input_size")
+DETECTORS: Registry[nn.Module] = Registry("detector")
 
 
 def check_option_types(name: str, options: dict[str, Any], registry: Registry[nn.Module] = MODELS) -> None:

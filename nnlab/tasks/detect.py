@@ -27,8 +27,7 @@ from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError, DataError
 from nnlab.metrics.detection import TABLE_HEADER, evaluate_detections
 from nnlab.models import transfer
-from nnlab.models.detection import DETECTORS
-from nnlab.models.detection.classic.base import ClassicDetector
+from nnlab.models.registry import DETECTORS
 from nnlab.tasks.base import TASKS, Indices, Task, TaskData
 
 Targets = list[dict[str, torch.Tensor]]
@@ -88,6 +87,8 @@ class Detect(Task):
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
+        import nnlab.models.detection  # noqa: F401  registers every detector; deferred because torchvision.ops
+        # costs about 2 s of start-up that no other task needs
         self.num_classes = 0
         self.pre: Preprocess | None = None
         self.train_boxes: torch.Tensor | None = None
@@ -138,9 +139,9 @@ class Detect(Task):
                             num_workers=t.num_workers, transform=self.train_transform)
 
     def learns_without_loop(self, model: nn.Module) -> bool:
-        return isinstance(model, ClassicDetector) and model.fit_mode != "loss"
+        return _fits_itself(model)
 
-    def learn_without_loop(self, model: ClassicDetector, data: TaskData, device: torch.device) -> None:
+    def learn_without_loop(self, model: nn.Module, data: TaskData, device: torch.device) -> None:
         if model.fit_mode == "fit":
             train = data.split("train")
             model.fit(train.images, train.targets)
@@ -152,7 +153,7 @@ class Detect(Task):
 
     def detect(self, model: nn.Module, x: torch.Tensor) -> Targets:
         """Detections for a normalized batch; detectors that take raw pixels get them back in [0, 1]."""
-        if isinstance(model, ClassicDetector) and model.fit_mode != "loss":
+        if _fits_itself(model):
             mean = torch.tensor(self.pre.mean, device=x.device).view(1, -1, 1, 1)
             std = torch.tensor(self.pre.std, device=x.device).view(1, -1, 1, 1)
             return model.predict((x.float() * std + mean).clamp(0, 1))
@@ -199,3 +200,10 @@ class Detect(Task):
                 result["png"] = str(png)
             results.append(result)
         return results
+
+
+def _fits_itself(model: nn.Module) -> bool:
+    """Classic detectors that fit themselves or come pretrained (they also take raw pixels in [0, 1])."""
+    from nnlab.models.detection.classic.base import ClassicDetector
+
+    return isinstance(model, ClassicDetector) and model.fit_mode != "loss"

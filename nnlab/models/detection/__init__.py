@@ -4,6 +4,6 @@ from nnlab.models.detection import detectnet, one_stage, rcnn, yolo  # noqa: F40
 from nnlab.models.detection.classic import (  # noqa: F401
     cls_loc, convolutional, haar, hog_people, hog_svm, rcnn as classic_rcnn, sliding_window,
 )
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 __all__ = ["DETECTORS"]

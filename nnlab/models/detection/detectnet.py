@@ -16,7 +16,7 @@ from torchvision.ops import box_iou
 from nnlab.errors import ConfigError
 from nnlab.models.detection.assemble import build_parts, finish
 from nnlab.models.detection.detector import Detector, Head, Maps, Targets
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 from nnlab.models.layers import ConvNormAct
 
 

@@ -26,7 +26,7 @@ from nnlab.errors import ConfigError
 from nnlab.models.detection.anchors import check_anchors_fit, pyramid_sizes, sizes_to_wh
 from nnlab.models.detection.assemble import build_parts, finish, uniform_channels
 from nnlab.models.detection.detector import Detector, Head, Maps, Targets, top_candidates
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 
 def image_list(maps: Maps, image_size: tuple[int, int]) -> ImageList:

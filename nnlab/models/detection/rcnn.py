@@ -26,7 +26,7 @@ from nnlab.models.detection.anchors import check_anchors_fit, sizes_to_wh
 from nnlab.models.detection.assemble import build_parts, finish, uniform_channels
 from nnlab.models.detection.detector import Detector, Head, Maps, Targets
 from nnlab.models.detection.one_stage import image_list
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 from nnlab.models.detection.spp import build_pool
 
 

@@ -17,7 +17,7 @@ from nnlab.errors import ConfigError
 from nnlab.models.detection.anchors import check_anchors_fit, kmeans_anchors, sizes_to_wh
 from nnlab.models.detection.assemble import build_parts, finish
 from nnlab.models.detection.detector import Detector, Head, Maps, Targets, top_candidates
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 from nnlab.models.detection.yolo_loss import anchor_loss, decode_level, decode_v1, v1_loss
 from nnlab.models.layers import ConvNormAct
 

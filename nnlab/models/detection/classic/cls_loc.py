@@ -12,7 +12,7 @@ from nnlab.models.cnn.base import Classifier
 from nnlab.models.detection.classic.base import (
     ClassicDetector, Images, Target, check_targets, image_list, predicted_iou, to_float,
 )
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 BOX_LOSSES = ("smooth_l1", "giou")
 

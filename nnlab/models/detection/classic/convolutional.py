@@ -22,7 +22,7 @@ from nnlab.models.classic.mlp import MLP
 from nnlab.models.cnn.lenet import LeNet5
 from nnlab.models.detection.classic.base import Images, Target
 from nnlab.models.detection.classic.sliding_window import SlidingWindow, window_classifier
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 from nnlab.models.layers import ACTIVATIONS
 
 ELEMENTWISE = (*ACTIVATIONS.values(), nn.Identity)

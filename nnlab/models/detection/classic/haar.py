@@ -11,7 +11,7 @@ import torch
 from nnlab.errors import ConfigError
 from nnlab.models.detection.classic.base import ClassicDetector, Images, Target, image_list, nms_result, to_gray, \
     to_uint8_hwc, xywh_result
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 CASCADES = {"face": "haarcascade_frontalface_default.xml", "face_alt": "haarcascade_frontalface_alt.xml",
             "profile_face": "haarcascade_profileface.xml", "eye": "haarcascade_eye.xml",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from nnlab.errors import ConfigError
 from nnlab.models.detection.classic.base import ClassicDetector, Images, Target, empty_result, image_list, \
     to_uint8_hwc, xywh_result
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 WINDOW = (64, 128)  # (w, h) of the pedestrian model
 

@@ -20,7 +20,7 @@ from nnlab.models.detection.classic.base import (
     ClassicDetector, Images, Target, check_targets, image_list, nms_result, random_windows, svm_planes, to_float,
     warp_crops,
 )
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 
 class HogSvm(ClassicDetector):

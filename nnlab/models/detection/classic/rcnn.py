@@ -22,7 +22,7 @@ from nnlab.models.detection.classic.base import (
     ClassicDetector, Images, Target, check_targets, image_list, nms_result, svm_planes, to_float, to_uint8_hwc,
     train_classifier, warp_crops,
 )
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 BBOX_CLIP = math.log(1000.0 / 16)  # the largest dw, dh decoded (as torchvision's BoxCoder)
 

@@ -14,7 +14,7 @@ from nnlab.models import MODELS
 from nnlab.models.detection.classic.base import (
     ClassicDetector, Images, Target, image_list, labelled_patches, nms_result, to_float, train_classifier,
 )
-from nnlab.models.detection.registry import DETECTORS
+from nnlab.models.registry import DETECTORS
 
 Level = tuple[float, torch.Tensor]  # (scale, (K, ny, nx) object-class probabilities)
 
