@@ -1,9 +1,13 @@
-"""Every registered detector: train mode gives finite named losses whose backward reaches every trainable
-parameter; eval mode gives the conventions' per-image dicts; the state dict round-trips."""
+"""Every learned ``Detector(backbone, neck, head)``: train mode gives finite named losses whose backward reaches
+every trainable parameter; eval mode gives the conventions' per-image dicts; the state dict round-trips.
+(The classic detectors have their own contract, tests/contracts/test_detector_contract.py.)"""
 import pytest
 import torch
 
 from nnlab.models.detection import DETECTORS
+from tests.contracts.test_detector_contract import SMALL as CLASSIC
+
+LEARNED = [n for n in DETECTORS.names() if n not in CLASSIC]
 
 TARGETS = [{"boxes": torch.tensor([[10.0, 12.0, 40.0, 50.0], [60.0, 60.0, 100.0, 90.0]]),
             "labels": torch.tensor([0, 2])},
@@ -16,7 +20,7 @@ def _build(name):
     return DETECTORS.build(name, classes=3, in_chans=1, **tiny)  # default input_size 128 x 128
 
 
-@pytest.mark.parametrize("name", DETECTORS.names())
+@pytest.mark.parametrize("name", LEARNED)
 def test_detector_contract(name):
     model = _build(name).train()
     x = torch.randn(2, 1, *model.input_size)
