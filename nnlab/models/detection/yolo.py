@@ -40,10 +40,9 @@ class YOLOHead(Head):
         self.register_buffer("anchors", anchors if anchors is not None else torch.zeros(0))
         self.convs = nn.ModuleList(nn.Sequential(ConvNormAct(c, c, 3), nn.Conv2d(c, o, 1))
                                    for c, o in zip(in_channels, outs))
-        for conv in self.convs:  # objectness starts near 0.01 (v3 practice): no flood of false positives
-            bias = conv[1].bias.detach().view(-1, outs[0] if self.v1 else 5 + num_classes)
-            if not self.v1:
-                bias[:, 4] = -4.6
+        if not self.v1:  # objectness starts near 0.01 (v3 practice): no flood of false positives
+            for conv in self.convs:
+                conv[1].bias.detach().view(-1, 5 + num_classes)[:, 4] = -4.6
 
     def raw(self, maps: Maps) -> list[torch.Tensor]:
         """Per level (B, A, H, W, 5 + K) (with anchors) or (B, H, W, nb * 5 + K) (YOLOv1)."""
