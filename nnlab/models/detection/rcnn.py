@@ -110,7 +110,7 @@ def faster_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] 
 
 @DETECTORS.register("fast_rcnn")
 def fast_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = (128, 128),
-              backbone: str = "tiny", neck: str = "none", width: int = 16, pool: str = "roi_pool",
+              backbone: str = "tiny", width: int = 16, pool: str = "roi_pool",
               pool_size: int = 7, fc_width: int = 256, windows: tuple[float, ...] = (0.125, 0.25, 0.5),
               score_thresh: float = 0.05, nms_thresh: float = 0.5, max_detections: int = 100,
               backbone_options: dict[str, Any] | None = None) -> Detector:
@@ -118,7 +118,7 @@ def fast_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = 
     ``forward(images, targets, proposals)`` takes proposals per image; ``windows`` sizes the fallback."""
     if backbone == "tiny" and backbone_options is None:
         backbone_options = {"depth": 4}
-    bb, nk = build_parts(backbone, neck, in_chans=in_chans, input_size=input_size, levels=1, width=width,
+    bb, nk = build_parts(backbone, "none", in_chans=in_chans, input_size=input_size, levels=1, width=width,
                          neck_width=width, merge="add", backbone_options=backbone_options)
     pooler = build_pool(pool, bb.names[-1], bb.strides[-1], pool_size)
     head = TwoStageHead(None, roi_heads(pooler, nk.out_channels[-1] * pooler.bins, classes, fc_width),

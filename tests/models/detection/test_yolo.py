@@ -90,7 +90,8 @@ def _overfit(model, x, targets, steps, lr=3e-3):
 
 
 @pytest.mark.slow  # about 1 s each: 40 steps
-@pytest.mark.parametrize("options", [{}, {"anchors": "none"}], ids=["anchors", "v1"])
+@pytest.mark.parametrize("options", [{}, {"neck": "pan", "merge": "concat"}, {"anchors": "none"}],
+                         ids=["anchors", "anchors-pan-concat", "v1"])
 def test_yolo_overfits_one_batch_of_digit_scenes(options):
     """The check users ask for when mAP stays at 0: 4 scenes, mAP@0.5 = 1.0 within 150 steps (~40 needed)."""
     torch.manual_seed(0)
