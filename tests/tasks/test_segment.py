@@ -11,7 +11,7 @@ from torch import nn
 import nnlab
 from nnlab.config import from_dict
 from nnlab.data.shapes import make_shapes
-from nnlab.errors import ConfigError
+from nnlab.errors import ConfigError, UserError
 from nnlab.tasks.segment import SCALAR_METRICS, Segment, paired_hflip
 from tests.conftest import shared_dataset
 
@@ -167,6 +167,23 @@ def test_onnx_export_computes_the_same_masks(run, tmp_path):
         ref = loaded.model(x).numpy()  # (2, 3, 16, 16)
     got = ort.InferenceSession(str(exported.path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
     assert got.shape == ref.shape and (got.argmax(1) == ref.argmax(1)).all()
+
+
+def test_deploy_refuses_a_segmenter_with_a_clear_message(run):
+    from nnlab.deploy.predictor import Predictor
+
+    with pytest.raises(UserError, match="segment model; deploy serves classification"):
+        Predictor.open(run.dir, backend="torch")
+
+
+def test_predict_cli_prints_pixel_shares_and_the_overlay(run, tmp_path, capsys):
+    from nnlab.cli.main import main
+
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(image)
+    assert main(["predict", str(run.dir), str(image), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "of pixels  background" in out and "a_overlay.png" in out
 
 
 @pytest.mark.slow
