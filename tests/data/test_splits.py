@@ -2,7 +2,8 @@ import numpy as np
 import torch
 
 from nnlab.data import sources
-from nnlab.data.splits import make_splits
+from nnlab.data.masks import MaskDataset
+from nnlab.data.splits import fraction_splits, make_splits
 
 
 def test_fractions_are_stratified_disjoint_and_seeded():
@@ -41,3 +42,17 @@ def test_select_classes_keeps_and_relabels():
     assert out.images.flatten().tolist() == [0, 2, 3, 5]
     with pytest.raises(DataError, match="data.classes.*a, b, c"):
         select_classes({"train": ds}, ["d"])
+
+
+def test_fraction_splits_of_mask_data_are_random_seeded_and_disjoint():
+    n = 50
+    ds = MaskDataset(torch.zeros(n, 1, 2, 2, dtype=torch.uint8), torch.zeros(n, 2, 2, dtype=torch.uint8), ["a", "b"],
+                     [f"f{i}" for i in range(n)])
+    a = fraction_splits(ds, 0.1, 0.2, None, seed=0)
+    assert [len(a[k]) for k in ("train", "val", "test")] == [36, 4, 10]
+    assert sorted(sum((a[k].files for k in a), [])) == sorted(ds.files)
+    assert a["test"].files == fraction_splits(ds, 0.1, 0.2, None, seed=0)["test"].files
+    assert a["test"].files != fraction_splits(ds, 0.1, 0.2, None, seed=1)["test"].files
+    small = fraction_splits(ds, 0.1, 0.2, 12, seed=0)
+    assert len(small["train"]) == 12 and set(small["train"].files) <= set(a["train"].files)
+    assert "val" not in fraction_splits(ds, 0.0, 0.2, None, seed=0)
