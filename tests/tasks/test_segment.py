@@ -186,6 +186,15 @@ def test_predict_cli_prints_pixel_shares_and_the_overlay(run, tmp_path, capsys):
     assert "of pixels  background" in out and "a_overlay.png" in out
 
 
+def test_eval_cli_prints_the_per_class_table(run, capsys):
+    from nnlab.cli.main import main
+
+    assert main(["eval", str(run.dir)]) == 0
+    out = capsys.readouterr().out
+    assert "miou" in out and "boundary_iou" in out and "overlays PNG" in out
+    assert any(line.split()[:1] == ["disc"] and len(line.split()) == 5 for line in out.splitlines())
+
+
 @pytest.mark.slow
 def test_pennfudan_is_person_and_background():
     root = shared_dataset("pennfudanped")
