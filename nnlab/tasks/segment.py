@@ -139,6 +139,8 @@ class Segment(Task):
         if used:
             raise ConfigError(f"task segment does not take the augment section (augment.{used[0]}: it would move "
                               "the image without its mask); use segment.hflip")
+        if self.cfg.train.loss != "auto":
+            raise ConfigError("task segment takes its loss from segment.loss (e.g. cross_entropy+dice), not train.loss")
         build_segmentation_loss(self.cfg.segment.loss)  # unknown loss names fail before any data is read
 
     def load_data(self, progress: bool = True, train_indices: Indices = None, val_indices: Indices = None) -> TaskData:

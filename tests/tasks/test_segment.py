@@ -95,6 +95,10 @@ def test_bad_configs_fail_before_any_data_is_read():
         Segment(from_dict({**CFG, "augment": {"hflip": 0.5}})).validate()
     with pytest.raises(ConfigError, match="masks | pennfudan | shapes"):
         Segment(from_dict({**CFG, "data": {"dataset": "digits"}})).validate()
+    with pytest.raises(ConfigError, match="segment.loss"):
+        Segment(from_dict({**CFG, "train": {"loss": "hinge"}})).validate()
+    with pytest.raises(UserError, match="unknown segmentation loss .dcie.. Did you mean .dice."):
+        Segment(from_dict({**CFG, "segment": {"loss": "cross_entropy+dcie"}})).validate()
     with pytest.raises(ConfigError, match="data.path"):
         Segment(from_dict({**CFG, "data": {"dataset": "masks"}})).load_data()
     with pytest.raises(ConfigError, match="3 classes"):
