@@ -21,7 +21,7 @@ from nnlab.errors import ConfigError
 
 @dataclass
 class DataConfig:
-    dataset: str = "digits"  # digits | mnist | cifar10 | cifar100 | folder | cache
+    dataset: str = "digits"  # digits | mnist | cifar10 | cifar100 | folder | cache; segment: masks | pennfudan | shapes
     path: str | None = None
     download: bool = False
     image_size: list[int] | None = None  # [H, W] for image folders
@@ -252,9 +252,35 @@ class DetectConfig:
 
 
 @dataclass
+class SegmentConfig:
+    """Options of ``task: segment`` (semantic segmentation: a class per pixel; nnlab/tasks/segment.py)."""
+
+    loss: str = "cross_entropy"  # cross_entropy | dice | focal, or a sum such as "cross_entropy+dice"
+    class_weights: list[float] | None = None  # one weight per class (cross-entropy, focal, Dice's mean)
+    ignore_index: int = 255  # mask value that counts in no loss and no metric
+    focal_gamma: float = 2.0
+    dice_smooth: float = 1.0
+    boundary_ratio: float = 0.02  # boundary IoU band width as a fraction of the image diagonal
+    hflip: float = 0.0  # training: probability of flipping an image and its mask left-right together
+    shapes: int = 200  # scenes generated for data.dataset: shapes
+    samples: int = 8  # images in the overlay grid that `nnlab eval` writes
+
+    def __post_init__(self) -> None:
+        _check(bool(self.loss.strip()), "segment.loss", "must name at least one loss")
+        _check(self.class_weights is None or all(w >= 0 for w in self.class_weights), "segment.class_weights",
+               "must be >= 0")
+        _check(0 <= self.ignore_index <= 255, "segment.ignore_index", "must be in 0..255")
+        _check(0.0 < self.boundary_ratio < 0.5, "segment.boundary_ratio", "must be in (0, 0.5)")
+        _check(0.0 <= self.hflip <= 1.0, "segment.hflip", "must be a probability in [0, 1]")
+        _check(self.focal_gamma >= 0 and self.dice_smooth >= 0, "segment.focal_gamma",
+               "and segment.dice_smooth must be >= 0")
+        _check(self.shapes >= 4 and self.samples >= 1, "segment.shapes", "must be >= 4 and segment.samples >= 1")
+
+
+@dataclass
 class Config:
     name: str | None = None  # run name; default <dataset>_<model>
-    task: str = "classify"  # classify | detect | generate (see `nnlab.tasks.TASKS`)
+    task: str = "classify"  # classify | detect | generate | segment (see `nnlab.tasks.TASKS`)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -265,6 +291,7 @@ class Config:
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
 
     @property
     def run_name(self) -> str:

@@ -1,5 +1,6 @@
 """nnlab eval RUN_DIR [--split test]: the run's task metrics on a split; for classification also per-class
-P/R/F1 and the confusion matrix (table + PNG), for generation a reconstruction grid (PNG)."""
+P/R/F1 and the confusion matrix (table + PNG), for generation a reconstruction grid (PNG), for segmentation
+per-class IoU / Dice / boundary IoU and an overlay grid (PNG)."""
 from __future__ import annotations
 
 import argparse
@@ -34,10 +35,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.split}: {r.get('count', '?')} images  {shown}")
     if "table" in r:  # detection: every COCO / VOC figure with its interpolation
         print_table(r["table_header"], r["table"])
-    if "confusion" in r:
-        rows = [[name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
+    if r.get("per_class"):  # whatever columns the task reports per class (P/R/F1/support, IoU/Dice/...)
+        columns = list(next(iter(r["per_class"].values())))
+        rows = [[name, *(f"{m[c]:.3f}" if isinstance(m[c], float) else m[c] for c in columns)]
                 for name, m in r["per_class"].items()]
-        print_table(["class", "precision", "recall", "f1", "support"], rows)
+        print_table(["class", *columns], rows)
+    if "confusion" in r:
         print("\nconfusion matrix (rows: true, columns: predicted)")
         print_table(["", *r["classes"]], [[c, *row] for c, row in zip(r["classes"], r["confusion"])])
     for key, value in r.items():

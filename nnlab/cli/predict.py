@@ -7,12 +7,12 @@ import nnlab
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="apply a trained run to image files (classes, or reconstructions)")
+    p = sub.add_parser("predict", help="apply a trained run to image files (classes, reconstructions or masks)")
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+")
     p.add_argument("--top", type=int, default=5, help="classification: how many classes to show per image")
     p.add_argument("--out", default=None, help="detection: folder for the images with their boxes drawn; "
-                   "generation: folder for each image beside its reconstruction")
+                   "generation: each image beside its reconstruction; segmentation: each image's colour overlay")
     p.set_defaults(func=run)
 
 
@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {b['score']:6.3f}  {b['class']}  box {b['box']}")
         if "boxes" in r and not r["boxes"]:
             print("  no detections")
+        for name, share in r.get("fractions", {}).items():
+            print(f"  {share:7.2%}  of pixels  {name}")
         if "png" in r and "mse" not in r:
             print(f"  -> {r['png']}")
         if "mse" in r:

@@ -1,33 +1,46 @@
 """Batches straight from in-memory uint8 tensors: index, convert, normalize, optionally augment.
 
 Much faster than a per-sample DataLoader on a 2-core CPU; reshuffled every epoch from its own
-generator, whose state is saved so that a resumed run sees exactly the same batches.
+generator, whose state is saved so that a resumed run sees exactly the same batches. The targets are any
+per-sample tensor indexed along with the images: class labels (N,), or semantic masks (N, H, W).
 """
 from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 
-from nnlab.data.dataset import ImageDataset
 from nnlab.data.preprocess import Preprocess
 
 BatchTransform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
+class Indexable(Protocol):
+    """What the loader batches: uint8 images (N, C, H, W) and ``len``; ``labels`` unless targets are given."""
+
+    images: torch.Tensor
+
+    def __len__(self) -> int: ...
+
+
 class TensorLoader:
-    def __init__(self, dataset: ImageDataset, preprocess: Preprocess, batch_size: int | None = None,
+    def __init__(self, dataset: Indexable, preprocess: Preprocess, batch_size: int | None = None,
                  shuffle: bool = False, seed: int = 0, drop_last: bool = False,
-                 transform: BatchTransform | None = None, num_workers: int = 0) -> None:
+                 transform: BatchTransform | None = None, num_workers: int = 0,
+                 targets: torch.Tensor | None = None) -> None:
         """``batch_size=None`` gives one batch of the whole set (batch gradient descent).
+
+        ``targets``: what each batch pairs with its images (default ``dataset.labels``), batched as int64
+        (segmentation: uint8 masks (N, H, W) -> int64 (B, H, W)).
 
         ``num_workers`` > 0 gathers and normalizes upcoming batches in that many background threads
         (torch releases the GIL); ``transform`` always runs in the caller's thread, in order, so random
         augmentation stays reproducible.
         """
         self.dataset = dataset
+        self.targets = dataset.labels if targets is None else targets
         self.batch_size = batch_size or len(dataset)
         self.shuffle, self.drop_last = shuffle, drop_last
         self.transform = transform
@@ -58,11 +71,11 @@ class TensorLoader:
     def _gather(self, order: torch.Tensor | None, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = b * self.batch_size, min(len(self.dataset), (b + 1) * self.batch_size)
         if order is None:
-            images, labels = self.dataset.images[lo:hi], self.dataset.labels[lo:hi]
+            images, labels = self.dataset.images[lo:hi], self.targets[lo:hi]
         else:
             idx = order[lo:hi]
-            images, labels = self.dataset.images[idx], self.dataset.labels[idx]
-        return torch.addcmul(self.shift, images.float(), self.scale), labels  # (B, C, H, W), normalized
+            images, labels = self.dataset.images[idx], self.targets[idx]
+        return torch.addcmul(self.shift, images.float(), self.scale), labels.long()  # (B, C, H, W), normalized
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch_start": self._epoch_start, "current": self.generator.get_state()}

@@ -38,6 +38,13 @@ class MaskDataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    def subset(self, index: torch.Tensor | np.ndarray) -> "MaskDataset":
+        """The samples at ``index`` (1-D integer indices), with their files and instance targets."""
+        idx = torch.as_tensor(np.asarray(index), dtype=torch.int64)
+        pick = idx.tolist()
+        return MaskDataset(self.images[idx], self.masks[idx], self.classes, [self.files[i] for i in pick],
+                           self.palette, None if self.targets is None else [self.targets[i] for i in pick])
+
 
 def voc_palette(n: int = 256) -> list[tuple[int, int, int]]:
     """The PASCAL VOC colour map (DIGITS' default): class bits spread over the high bits of R, G and B."""

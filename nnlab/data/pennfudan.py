@@ -50,8 +50,8 @@ def _one(image: Path, root: Path, size: Sequence[int] | None) -> tuple[np.ndarra
     if ids.shape != (img.height, img.width):
         raise DataError(f"mask {mask_path} is {ids.shape[1]}x{ids.shape[0]} but {image} is {img.width}x{img.height}")
     h, w = size if size is not None else (img.height, img.width)
+    people = [k for k in np.unique(ids).tolist() if k != 0]  # before resizing: a small person may vanish
     ids = resize_mask(ids, h, w)  # instance ids, nearest neighbour
-    people = [k for k in np.unique(ids).tolist() if k != 0]
     boxes = read_boxes(root / "Annotation" / f"{image.stem}.txt")
     if len(boxes) != len(people):
         raise DataError(f"{image.stem}: {len(boxes)} boxes in the annotation but {len(people)} people in the mask")

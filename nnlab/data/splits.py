@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -11,18 +11,15 @@ from sklearn.model_selection import train_test_split
 from nnlab.data.dataset import ImageDataset
 from nnlab.errors import DataError
 
+T = TypeVar("T")
+
 
 def stratified_indices(labels: torch.Tensor, size: float | int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (rest, taken) with ``size`` (fraction or count) taken, class ratios kept."""
     y = labels.numpy()
     idx = np.arange(len(y))
     counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    try:
-        rest, taken = train_test_split(idx, test_size=size, random_state=seed, stratify=stratify)
-    except ValueError as e:
-        raise DataError(f"cannot split {len(y)} samples: {e}") from None
-    return np.sort(rest), np.sort(taken)
+    return _draw(idx, size, seed, y if counts[counts > 0].min() >= 2 else None)
 
 
 def make_splits(splits: dict[str, ImageDataset], val_fraction: float, test_fraction: float,
@@ -49,6 +46,31 @@ def check_classes(train: ImageDataset) -> None:
         which = f" ({train.classes[present[0]]!r})" if present and present[0] < len(train.classes) else ""
         raise DataError(f"the training data holds only one class{which}; a classifier needs at least two "
                         "(with one, accuracy is 100% and meaningless)")
+
+
+def fraction_splits(dataset: T, val_fraction: float, test_fraction: float, train_size: int | None,
+                    seed: int) -> dict[str, T]:
+    """``train`` / ``val`` / ``test`` drawn at random (seeded, not stratified: for samples without one class
+    label, such as segmentation masks) from any dataset with ``len`` and ``subset(indices)``. The same draws
+    as ``make_splits``: test with ``seed``, then val from the rest with ``seed + 1``, train subsample ``seed + 2``."""
+    rest, out = np.arange(len(dataset)), {}
+    for split, fraction, offset in (("test", test_fraction, 0), ("val", val_fraction, 1)):
+        if fraction > 0:
+            rest, taken = _draw(rest, fraction, seed + offset)
+            out[split] = taken
+    if train_size is not None and train_size < len(rest):
+        _, rest = _draw(rest, train_size, seed + 2)
+    return {"train": dataset.subset(rest), **{k: dataset.subset(v) for k, v in reversed(out.items())}}
+
+
+def _draw(idx: np.ndarray, size: float | int, seed: int,
+          stratify: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, taken) index arrays, sorted, with ``size`` (fraction or count) of ``idx`` taken."""
+    try:
+        rest, taken = train_test_split(idx, test_size=size, random_state=seed, stratify=stratify)
+    except ValueError as e:
+        raise DataError(f"cannot split {len(idx)} samples: {e}") from None
+    return np.sort(rest), np.sort(taken)
 
 
 def select_subset(splits: dict[str, ImageDataset], train_indices: Sequence[int] | np.ndarray | None,

@@ -1,7 +1,7 @@
 """Export a trained run to ONNX or TorchScript, and prove the file computes what the run computes.
 
-The exported graph maps a normalized float batch (B, C, H, W) to logits (B, K), exactly like the run's
-``model``; the preprocessing that produces that batch (``Preprocess``) and the class names travel in the
+The exported graph maps a normalized float batch (B, C, H, W) to whatever the run's ``model`` returns: logits
+(B, K) for a classifier, per-pixel logits (B, K, H, W) for a segmenter; the preprocessing that produces that batch (``Preprocess``) and the class names travel in the
 file's metadata (ONNX ``metadata_props``; a TorchScript extra file), so a file alone is enough to serve.
 At export time the file is run (ONNX Runtime / ``torch.jit.load``) on sample inputs and compared with the
 eager model; a difference above the tolerance is an error, never a silent warning.
@@ -58,21 +58,23 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
         raise UserError(f"export tolerance must be positive, got {tolerance}")
     run = load_run(run_dir, weights)
     if not run.task.exportable:
-        raise ExportError(f"{run.dir} is a {run.config.task} run; export and deploy serve classification runs "
-                          "for now")
+        raise ExportError(f"{run.dir} is a {run.config.task} run; export serves classification and segmentation "
+                          "runs for now")
     if getattr(run.model, "needs_training", True) is False:
         raise ExportError(f"model {run.config.model.name!r} memorizes its training set (a lookup, not a "
                           "network) and cannot be exported; train a network to deploy it")
     path = Path(out) if out is not None else run.dir / "export"
     path = path / f"model{SUFFIX[fmt]}" if path.is_dir() or out is None else path  # a folder: default name
-    info = {"model": run.config.model.name, "run": str(run.dir.resolve()), "weights": weights}
+    info = {"task": run.config.task, "model": run.config.model.name, "run": str(run.dir.resolve()),
+            "weights": weights}
     return export_model(run.model, run.preprocess, run.classes, fmt, path, dynamic_batch, tolerance, samples, info)
 
 
 def export_model(model: nn.Module, preprocess: Preprocess, classes: list[str], fmt: str, out: str | Path,
                  dynamic_batch: bool = False, tolerance: float = 1e-4, samples: int = 8,
                  info: dict[str, Any] | None = None) -> ExportResult:
-    """Export any classifier taking ``preprocess``-normalized input; ``info`` is added to the metadata."""
+    """Export any model taking ``preprocess``-normalized input (its output tensor, whatever its shape, is
+    checked); ``info`` is added to the metadata."""
     meta = {"format": fmt, "model": type(model).__name__, **(info or {}), "preprocess": preprocess.to_dict(),
             "classes": classes, "dynamic_batch": dynamic_batch, "input": INPUT, "output": OUTPUT}
     model = model.cpu().float().eval()
@@ -184,7 +186,7 @@ def _check(model: nn.Module, run: Callable[[np.ndarray], np.ndarray], pre: Prepr
     """Max |exported - eager| over ``samples`` inputs fed in each batch size; raise above the tolerance."""
     x = sample_inputs(pre, samples, seed=1)
     with torch.inference_mode():
-        ref = model(x).float().numpy()  # (N, K)
+        ref = model(x).float().numpy()  # (N, ...): (N, K) logits, (N, K, H, W) per pixel
     worst = 0.0
     for b in batches:
         got = np.concatenate([run(x[i: i + b].numpy()) for i in range(0, samples, b)])

@@ -68,6 +68,7 @@ class Predictor:
     @classmethod
     def _eager(cls, run_dir: Path, weights: str) -> "Predictor":
         run = load_run(run_dir, weights)
+        _serves(run.config.task, run_dir)
         return cls.from_model(run.model, run.preprocess, run.classes, str(run_dir))
 
     @classmethod
@@ -95,6 +96,7 @@ class Predictor:
         if not raw:
             raise UserError(f"{path} carries no nnlab metadata (not exported by `nnlab export`)")
         meta = json.loads(raw)
+        _serves(meta.get("task", "classify"), path)
         batch = session.get_inputs()[0].shape[0]
         return cls(lambda x: session.run([OUTPUT], {INPUT: x})[0], Preprocess(**meta["preprocess"]),
                    meta["classes"], "onnx", source, batch if isinstance(batch, int) else None)
@@ -102,6 +104,7 @@ class Predictor:
     @classmethod
     def _torchscript(cls, path: Path) -> "Predictor":
         meta = read_metadata(path)
+        _serves(meta.get("task", "classify"), path)
         module = jit_load(str(path))
 
         def forward(x: np.ndarray) -> np.ndarray:
@@ -144,3 +147,10 @@ class Predictor:
         pre = self.preprocess
         return {"backend": self.backend, "source": self.source, "classes": self.classes,
                 "input": [pre.channels, pre.height, pre.width], "fixed_batch": self.fixed_batch}
+
+
+def _serves(task: str, source: str | Path) -> None:
+    """The server answers with top-k classes: refuse models of other tasks (a segmenter exports fine)."""
+    if task != "classify":
+        raise UserError(f"{source} is a {task} model; deploy serves classification models for now "
+                        f"(use `nnlab predict RUN_DIR IMAGE...`)")

@@ -30,6 +30,10 @@ TINY = {
                "train": {"epochs": 2, "batch_size": 8}},
     "generate": {"task": "generate", "data": _DATA, "model": {"name": "autoencoder", "hidden": [16], "latent": 4},
                  "optim": {"name": "adam", "lr": 0.01}, "train": _TRAIN, "generate": {"noise_std": 0.1}},
+    "segment": {"task": "segment", "data": {"dataset": "shapes", "image_size": [16, 16]},  # 32 train images
+                "segment": {"shapes": 46, "hflip": 0.5, "loss": "cross_entropy+dice"},
+                "model": {"name": "unet", "depth": 1, "width": 4}, "optim": {"name": "adam", "lr": 0.01},
+                "train": {**_TRAIN, "batch_size": 8}},
 }
 
 

@@ -56,3 +56,13 @@ def test_prefetch_workers_give_identical_batches():
     for _ in range(2):
         for (xa, ya), (xb, yb) in zip(a, b, strict=True):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_targets_batch_masks_as_int64_with_their_images():
+    ds = _ds(6)
+    masks = ds.images[:, 0].clone()  # (N, 2, 2) uint8: each mask holds its image's value
+    loader = TensorLoader(ds, Preprocess.fit(ds.images, normalize=False), batch_size=4, shuffle=True, seed=1,
+                          targets=masks)
+    for x, y in loader:
+        assert y.dtype == torch.int64 and y.shape[1:] == (2, 2)
+        assert torch.equal((x[:, 0] * 255).round().long(), y)

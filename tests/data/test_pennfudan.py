@@ -47,6 +47,13 @@ def test_boxes_scale_with_the_stored_size(tmp_path):
     assert ds.masks.shape == (1, 24, 30) and ds.targets[0]["masks"].shape == (2, 24, 30)
 
 
+def test_a_person_too_small_for_the_stored_size_keeps_its_box(tmp_path):
+    _fake(tmp_path, boxes=((2, 3, 5, 8), (8, 11, 8, 11)))  # the second person is one pixel
+    ds = read_pennfudan(tmp_path, size=(3, 3))  # nearest-neighbour resizing drops that pixel
+    t = ds.targets[0]
+    assert len(t["boxes"]) == 2 and t["masks"].shape == (2, 3, 3) and t["masks"][1].sum() == 0
+
+
 def test_mismatched_mask_and_box_count_are_data_errors(tmp_path):
     _fake(tmp_path, mask_size=(11, 10))
     with pytest.raises(DataError, match=r"FudanPed00001_mask\.png is 10x11 but .*FudanPed00001\.png is 10x12"):

@@ -4,7 +4,8 @@ import torch
 
 from nnlab.data import sources
 from nnlab.data.dataset import ImageDataset
-from nnlab.data.splits import make_splits
+from nnlab.data.masks import MaskDataset
+from nnlab.data.splits import fraction_splits, make_splits
 from nnlab.errors import DataError
 
 
@@ -50,3 +51,17 @@ def test_one_class_training_data_is_refused():
     one = ImageDataset(torch.zeros(6, 1, 2, 2, dtype=torch.uint8), torch.ones(6, dtype=torch.int64), ["a", "b"])
     with pytest.raises(DataError, match=r"only one class \('b'\)"):
         make_splits({"train": one}, 0.1, 0.2, None, 0)
+
+
+def test_fraction_splits_of_mask_data_are_random_seeded_and_disjoint():
+    n = 50
+    ds = MaskDataset(torch.zeros(n, 1, 2, 2, dtype=torch.uint8), torch.zeros(n, 2, 2, dtype=torch.uint8), ["a", "b"],
+                     [f"f{i}" for i in range(n)])
+    a = fraction_splits(ds, 0.1, 0.2, None, seed=0)
+    assert [len(a[k]) for k in ("train", "val", "test")] == [36, 4, 10]
+    assert sorted(sum((a[k].files for k in a), [])) == sorted(ds.files)
+    assert a["test"].files == fraction_splits(ds, 0.1, 0.2, None, seed=0)["test"].files
+    assert a["test"].files != fraction_splits(ds, 0.1, 0.2, None, seed=1)["test"].files
+    small = fraction_splits(ds, 0.1, 0.2, 12, seed=0)
+    assert len(small["train"]) == 12 and set(small["train"].files) <= set(a["train"].files)
+    assert "val" not in fraction_splits(ds, 0.0, 0.2, None, seed=0)
