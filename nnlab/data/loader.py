@@ -75,7 +75,9 @@ class TensorLoader:
         else:
             idx = order[lo:hi]
             images, labels = self.dataset.images[idx], self.targets[idx]
-        return torch.addcmul(self.shift, images.float(), self.scale), labels.long()  # (B, C, H, W), normalized
+        if isinstance(labels, torch.Tensor):
+            labels = labels.long()  # class ids (B,) or masks (B, H, W); per-image target dicts pass as they are
+        return torch.addcmul(self.shift, images.float(), self.scale), labels  # (B, C, H, W), normalized
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch_start": self._epoch_start, "current": self.generator.get_state()}

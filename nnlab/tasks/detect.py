@@ -23,6 +23,7 @@ from nnlab.data.boxes import BoxDataset, load_box_splits
 from nnlab.data.boxes import augment as box_augment
 from nnlab.data.boxes.draw import draw_boxes
 from nnlab.data.imageio import open_image
+from nnlab.data.splits import fraction_splits
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError, DataError
 from nnlab.metrics.detection import TABLE_HEADER, evaluate_detections
@@ -35,21 +36,11 @@ Targets = list[dict[str, torch.Tensor]]
 
 def split_boxes(splits: dict[str, BoxDataset], val_fraction: float, test_fraction: float, train_size: int | None,
                 seed: int) -> dict[str, BoxDataset]:
-    """Missing val / test splits taken from train at random (seeded); ``train_size`` keeps a subset of train."""
-    out = dict(splits)
-    g = torch.Generator().manual_seed(seed)
-    for name, fraction in (("test", test_fraction), ("val", val_fraction)):
-        train = out["train"]
-        n = int(round(fraction * len(train)))
-        if name in out or n == 0:
-            continue
-        if n >= len(train):
-            raise DataError(f"data.{name}_fraction {fraction} leaves no training images ({len(train)} in all)")
-        order = torch.randperm(len(train), generator=g)
-        out[name], out["train"] = train.subset(order[:n]), train.subset(order[n:].sort().values)
-    if train_size is not None and train_size < len(out["train"]):
-        out["train"] = out["train"].subset(torch.randperm(len(out["train"]), generator=g)[:train_size].sort().values)
-    return out
+    """The source's splits, with val / test drawn from train (seeded) where the source has none."""
+    given = {k: v for k, v in splits.items() if k != "train"}
+    drawn = fraction_splits(splits["train"], 0.0 if "val" in given else val_fraction,
+                            0.0 if "test" in given else test_fraction, train_size, seed)
+    return {**drawn, **given}
 
 
 class DetectEvaluator:
