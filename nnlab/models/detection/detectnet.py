@@ -2,7 +2,8 @@
 a **coverage** map (is this cell inside an object of class k?) and a **bbox** map (the object's corners
 relative to the cell centre); covered cells then vote boxes that are **clustered** into detections
 (DIGITS used OpenCV's groupRectangles; here: greedy IoU grouping, members averaged weighted by coverage).
-Losses as DIGITS: squared error on coverage, L1 on the corners where a cell is covered.
+Losses: cross-entropy on coverage and class (DIGITS: squared error on per-class coverage; see DetectNetHead),
+L1 on the corners where a cell is covered (as DIGITS).
 """
 from __future__ import annotations
 
@@ -72,7 +73,10 @@ def cluster(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou
 
 
 class DetectNetHead(Head):
-    """Coverage (K) and bbox (4) maps from the finest map; clustering of covered cells at inference."""
+    """Coverage (1, any object) + class (K) + bbox (4) maps from the finest map; clustering at inference.
+    DIGITS drew one coverage map per class; with many classes (digits) the sparse per-class maps learn slowly,
+    so coverage is factored into "covered" (binary cross-entropy) x "which class" (softmax cross-entropy on
+    covered cells), the score of a cell being their product."""
 
     def __init__(self, channels: int, stride: int, num_classes: int, cover: float = 0.5,
                  coverage_thresh: float = 0.4, cluster_iou: float = 0.4, min_cells: int = 1,
@@ -82,33 +86,39 @@ class DetectNetHead(Head):
         self.coverage_thresh, self.cluster_iou, self.min_cells = coverage_thresh, cluster_iou, min_cells
         self.bbox_weight, self.norm = bbox_weight, 4.0 * stride
         self.trunk = ConvNormAct(channels, channels, 3)
-        self.coverage = nn.Conv2d(channels, num_classes, 1)
+        self.coverage = nn.Conv2d(channels, 1, 1)
+        self.classes = nn.Conv2d(channels, num_classes, 1)
         self.bbox = nn.Conv2d(channels, 4, 1)
         nn.init.constant_(self.coverage.bias, -4.0)  # start near "nothing covered"
 
-    def maps(self, maps: Maps) -> tuple[torch.Tensor, torch.Tensor]:
+    def maps(self, maps: Maps) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.trunk(next(iter(maps.values())))  # (B, C, H, W)
-        return self.coverage(x).sigmoid(), self.bbox(x)  # (B, K, H, W), (B, 4, H, W)
+        return self.coverage(x), self.classes(x), self.bbox(x)  # (B, 1, H, W), (B, K, H, W), (B, 4, H, W)
 
     def loss(self, maps: Maps, image_size: tuple[int, int], targets: Targets,
              proposals: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        cov, box = self.maps(maps)
+        cov, cls, box = self.maps(maps)
         want_cov, want_box = coverage_targets(targets, self.num_classes, cov.shape[-2:], self.stride, self.cover,
                                               self.norm)
         covered = want_cov.amax(1, keepdim=True)  # (B, 1, H, W)
         b = cov.shape[0]
-        return {"coverage": F.mse_loss(cov, want_cov, reduction="sum") / b,
+        on = covered[:, 0] > 0  # (B, H, W)
+        labels = want_cov.argmax(1)[on]  # (n,)
+        return {"coverage": F.binary_cross_entropy_with_logits(cov, covered, reduction="sum") / b,
+                "classification": F.cross_entropy(cls.permute(0, 2, 3, 1)[on], labels, reduction="sum") / b,
                 "bbox": self.bbox_weight * ((box - want_box).abs() * covered).sum() / b}
 
     def predict(self, maps: Maps, image_size: tuple[int, int],
                 proposals: list[torch.Tensor] | None = None) -> Targets:
-        cov, box = self.maps(maps)
+        cov, cls, box = self.maps(maps)
+        prob, label = cls.softmax(1).max(1)  # (B, H, W) each
+        score = cov[:, 0].sigmoid() * prob  # (B, H, W)
         centres = cell_centres(cov.shape[2], cov.shape[3], self.stride, cov.device)  # (H, W, 2)
         corners = box.permute(0, 2, 3, 1) * self.norm + centres.repeat(1, 1, 2)  # (B, H, W, 4) xyxy
         out = []
-        for c, bx in zip(cov, corners):
-            k, y, x = torch.nonzero(c > self.coverage_thresh, as_tuple=True)
-            out.append(cluster(bx[y, x], c[k, y, x], k, self.cluster_iou, self.min_cells))
+        for c, s, k, bx in zip(cov[:, 0].sigmoid(), score, label, corners):
+            y, x = torch.nonzero(c > self.coverage_thresh, as_tuple=True)
+            out.append(cluster(bx[y, x], s[y, x], k[y, x], self.cluster_iou, self.min_cells))
         return out
 
 
