@@ -15,6 +15,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from nnlab.config_rl import RLConfig
 from nnlab.errors import ConfigError
 
 
@@ -219,7 +220,7 @@ class GenerateConfig:
 @dataclass
 class Config:
     name: str | None = None  # run name; default <dataset>_<model>
-    task: str = "classify"  # classify | generate (see `nnlab.tasks.TASKS`)
+    task: str = "classify"  # classify | generate | rl (see `nnlab.tasks.TASKS`)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -229,9 +230,12 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
 
     @property
     def run_name(self) -> str:
+        if self.task == "rl":
+            return self.name or f"{self.rl.env}_{self.rl.algorithm}"
         return self.name or f"{self.data.dataset}_{self.model.name}"
 
 

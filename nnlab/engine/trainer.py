@@ -154,7 +154,8 @@ class Trainer:
                 self.state.partial = sums.state()
                 raise KeyboardInterrupt
         self.state.batch, self.state.partial = 0, {}
-        return sums.means()
+        extra = getattr(loader, "epoch_logs", None)  # a loop's own epoch figures (RL: episode returns)
+        return {**sums.means(), **extra()} if extra is not None else sums.means()
 
     def _train_step(self, batch: Any, last: bool) -> tuple[torch.Tensor, Logs]:
         """One batch: the task's step, then backward and (every ``accumulate`` batches) the optimizer step."""
