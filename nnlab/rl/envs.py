@@ -8,7 +8,7 @@ import difflib
 from typing import Any
 
 from nnlab.errors import ConfigError
-from nnlab.rl.mdp import Gridworld, TableEnv, TabularMDP, frozenlake
+from nnlab.rl.mdp import Gridworld, TableEnv, TabularMDP, from_gym_table, frozenlake
 
 GRIDWORLD = "gridworld"
 
@@ -59,15 +59,19 @@ def gridworld(args: dict[str, Any]) -> Gridworld:
 
 
 def table(env_id: str, env_args: dict[str, Any] | None = None) -> TabularMDP:
-    """The known transition table of an environment, for dynamic programming."""
+    """The known transition table of an environment, for dynamic programming: the gridworld's, or a
+    Gymnasium toy-text environment's ``env.unwrapped.P`` (FrozenLake, CliffWalking, Taxi)."""
     args = dict(env_args or {})
     if env_id == GRIDWORLD:
         return gridworld(args).mdp()
-    check_id(env_id)
     if env_id.startswith("FrozenLake"):
         return frozenlake(**args)
-    raise ConfigError(f"dynamic programming needs a known transition table: use 'gridworld' or a FrozenLake "
-                      f"id for rl.env (got {env_id!r})")
+    inner = make(env_id, args).unwrapped
+    if not hasattr(inner, "P"):
+        raise ConfigError(f"dynamic programming needs a known transition table: {env_id!r} has none (use "
+                          "'gridworld' or a toy-text id such as FrozenLake-v1, CliffWalking-v1, Taxi-v3)")
+    shape = tuple(getattr(inner, "shape", (1, len(inner.P))))
+    return from_gym_table(inner.P, shape)
 
 
 def spaces(env: Any) -> tuple[int, int, bool]:
