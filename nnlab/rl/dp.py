@@ -52,16 +52,13 @@ def value_iteration(mdp: TabularMDP, gamma: float, tol: float = 1e-8, max_sweeps
 def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, gamma: float) -> np.ndarray:
     """V of a deterministic policy, exactly: solve (I - gamma * C_pi) V = R_pi.
 
-    With gamma = 1 the system is singular when the policy can loop forever; a least-squares solution is
-    returned then (use gamma < 1 for such MDPs)."""
+    With gamma = 1 a policy that never ends an episode has no finite value (the system is singular); it is
+    evaluated with gamma = 1 - 1e-10 instead, which leaves proper policies' values within ~1e-10 per step
+    and gives improper ones the huge values (negative with step costs) that policy improvement leaves."""
     idx = np.arange(mdp.num_states)
     C = mdp.C[idx, policy]  # (S, S)
     R = mdp.R[idx, policy]  # (S,)
-    A = np.eye(mdp.num_states) - gamma * C
-    try:
-        return np.linalg.solve(A, R)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(A, R, rcond=None)[0]
+    return np.linalg.solve(np.eye(mdp.num_states) - min(gamma, 1 - 1e-10) * C, R)
 
 
 def policy_iteration(mdp: TabularMDP, gamma: float, max_iters: int = 10_000) -> Solution:
