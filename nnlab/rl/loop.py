@@ -88,12 +88,12 @@ class EpisodeRunner:
                 "env_steps": float(self.steps)}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"episode": self.episode, "actions": list(self.actions), "steps": self.steps,
+        return {"seed": self.seed, "episode": self.episode, "actions": list(self.actions), "steps": self.steps,
                 "recent": list(self.recent), "epoch": dict(self.epoch)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Reset to the saved episode's seed and replay its actions: the environment is where it was."""
-        self.episode, self.steps = state["episode"], state["steps"]
+        self.seed, self.episode, self.steps = state["seed"], state["episode"], state["steps"]
         self.recent, self.epoch = list(state["recent"]), dict(state["epoch"])
         self.obs = self._reset()
         for a in state["actions"]:
