@@ -44,6 +44,8 @@ class RLConfig:
     double: bool = False  # Double DQN
     loss: Literal["huber", "mse"] = "huber"
     episodes_per_batch: int = 4  # REINFORCE: episodes per gradient step
+    updates_per_epoch: int = 25  # REINFORCE: gradient steps per epoch
+    value_coef: float = 0.5  # REINFORCE: weight of the baseline's squared error in the loss
     eval_episodes: int = 10  # greedy validation episodes per epoch (val_return)
     test_episodes: int = 1000  # greedy test episodes (tabular: the success-rate episodes)
 
@@ -55,7 +57,7 @@ class RLConfig:
         for key in ("epsilon_start", "epsilon_end", "exploration_fraction"):
             _check(0.0 <= getattr(self, key) <= 1.0, f"rl.{key}", "must be in [0, 1]")
         for key in ("episodes", "steps_per_epoch", "train_frequency", "buffer_size", "target_update",
-                    "episodes_per_batch", "eval_episodes", "test_episodes"):
+                    "episodes_per_batch", "updates_per_epoch", "eval_episodes", "test_episodes"):
             _check(getattr(self, key) >= 1, f"rl.{key}", "must be >= 1")
         _check(self.learning_starts >= 0 and self.eval_every >= 0, "rl.learning_starts", "and rl.eval_every "
                "must be >= 0")

@@ -155,3 +155,58 @@ class TransitionLoop:
         self.buffer.load_state_dict(state["buffer"])
         self.gen.set_state(state["gen"])
         self.skip = resume_batch
+
+
+def returns_to_go(rewards: list[float], gamma: float) -> torch.Tensor:
+    """G_t = r_t + gamma * G_{t+1} for every step of one episode (T,)."""
+    out, g = [0.0] * len(rewards), 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        g = rewards[t] + gamma * g
+        out[t] = g
+    return torch.tensor(out)
+
+
+class EpisodeLoop:
+    """REINFORCE's training loader: each item is ``episodes`` whole episodes sampled from the current policy
+    (softmax over the model's logits), as steps (T, ...) with their returns-to-go; ``len`` = updates per epoch.
+    Batches end on episode boundaries, so a checkpoint between them needs no replay of actions."""
+
+    def __init__(self, runner: EpisodeRunner, policy: nn.Module, *, episodes: int, updates: int, gamma: float,
+                 seed: int) -> None:
+        self.runner, self.policy, self.episodes, self.updates, self.gamma = runner, policy, episodes, updates, gamma
+        self.gen = torch.Generator().manual_seed(seed)
+        self.skip = 0
+
+    def __len__(self) -> int:
+        return self.updates
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        skip, self.skip = self.skip, 0
+        if skip == 0:
+            self.runner.new_epoch()
+        for _ in range(skip, self.updates):
+            parts = [self._episode() for _ in range(self.episodes)]
+            yield {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+    def _episode(self) -> dict[str, torch.Tensor]:
+        obs, actions, rewards = [], [], []
+        device = next(self.policy.parameters()).device
+        start = self.runner.episode
+        while self.runner.episode == start:
+            with torch.no_grad():
+                probs = torch.softmax(self.policy(self.runner.obs[None].to(device)).float().cpu(), -1)  # (1, A)
+            action = int(torch.multinomial(probs[0], 1, generator=self.gen))
+            o, _, reward, _ = self.runner.step(action)
+            obs.append(o), actions.append(action), rewards.append(reward)
+        return {"obs": torch.stack(obs), "action": torch.tensor(actions), "return": returns_to_go(rewards, self.gamma)}
+
+    def epoch_logs(self) -> dict[str, float]:
+        return self.runner.logs()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"runner": self.runner.state_dict(), "gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any], resume_batch: int = 0) -> None:
+        self.runner.load_state_dict(state["runner"])
+        self.gen.set_state(state["gen"])
+        self.skip = resume_batch

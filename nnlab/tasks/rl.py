@@ -1,7 +1,9 @@
-"""Reinforcement learning on Gymnasium environments: DQN (Mnih et al. 2015; Double DQN as a switch).
+"""Reinforcement learning on Gymnasium environments: DQN (Mnih et al. 2015; Double DQN as a switch) and
+REINFORCE with a learned baseline (Williams 1992), the policy-gradient contrast to value-based learning.
 
-The training "data" is the environment: the train loader is ``nnlab.rl.loop.TransitionLoop`` (an epoch is
-``rl.steps_per_epoch`` environment steps; each batch is a replay sample), so the engine's checkpoints,
+The training "data" is the environment: the train loader is ``nnlab.rl.loop.TransitionLoop`` for DQN (an epoch is
+``rl.steps_per_epoch`` environment steps; each batch is a replay sample) or ``EpisodeLoop`` for REINFORCE
+(an epoch is ``rl.updates_per_epoch`` batches of whole on-policy episodes), so the engine's checkpoints,
 Ctrl-C and exact resume apply unchanged (the replay buffer is saved in ``last.pt``). Validation and test
 splits are lists of episode seeds: the evaluator plays one greedy episode per seed, so ``nnlab eval``
 reproduces the saved test returns. The tabular methods run in ``nnlab rl solve`` instead.
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nnlab.config import Config
@@ -22,12 +25,12 @@ from nnlab.errors import ConfigError, UserError
 from nnlab.models.rl import RL_MODELS
 from nnlab.rl import envs
 from nnlab.rl.dqn import DQNAgent, dqn_loss
-from nnlab.rl.loop import EpisodeRunner, TransitionLoop, encoder, greedy_action
+from nnlab.rl.loop import EpisodeLoop, EpisodeRunner, TransitionLoop, encoder, greedy_action
 from nnlab.rl.replay import ReplayBuffer
 from nnlab.rl.tabular import linear
 from nnlab.tasks.base import TASKS, Indices, Task, TaskData
 
-MODELS_FOR = {"dqn": ("qmlp",)}  # algorithm -> the model families it trains
+MODELS_FOR = {"dqn": ("qmlp",), "reinforce": ("policy_mlp",)}  # algorithm -> the model families it trains
 _SPLIT_SEED = {"val": 10**9, "test": 2 * 10**9}  # episode seeds of the evaluation splits (never trained on)
 
 
@@ -93,7 +96,7 @@ class RL(Task):
         env = self._make_env()
         envs.spaces(env)  # continuous actions -> ConfigError
         batch = self.cfg.train.batch_size
-        if batch == "full" or batch > r.buffer_size:
+        if r.algorithm == "dqn" and (batch == "full" or batch > r.buffer_size):
             raise ConfigError(f"train.batch_size ({batch}) must be a number no larger than the replay "
                               f"capacity rl.buffer_size ({r.buffer_size})")
 
@@ -115,7 +118,7 @@ class RL(Task):
     def build_model(self, info: dict[str, Any]) -> nn.Module:
         net = RL_MODELS.build(self.cfg.model.name, obs_size=info["obs_size"], num_actions=info["num_actions"],
                               **self.cfg.model.args)
-        return DQNAgent(net)
+        return DQNAgent(net) if self.cfg.rl.algorithm == "dqn" else net
 
     def setup(self, model: nn.Module, info: dict[str, Any]) -> None:
         self.model, self.info = model, info
@@ -127,16 +130,22 @@ class RL(Task):
         if not train:
             return data.split(split)
         r, t = self.cfg.rl, self.cfg.train
+        runner = EpisodeRunner(self._make_env, self.encode(), self.cfg.seed)
+        if r.algorithm == "reinforce":
+            return EpisodeLoop(runner, self.model, episodes=r.episodes_per_batch, updates=r.updates_per_epoch,
+                               gamma=r.gamma, seed=self.cfg.seed + 1)
         warmup = max(r.learning_starts, t.batch_size)
         total = warmup + t.epochs * r.steps_per_epoch
-        runner = EpisodeRunner(self._make_env, self.encode(), self.cfg.seed)
         return TransitionLoop(runner, ReplayBuffer(r.buffer_size, self.info["obs_size"], self.cfg.seed),
                               self.model, num_actions=self.info["num_actions"], batch_size=t.batch_size,
                               steps_per_epoch=r.steps_per_epoch, train_frequency=r.train_frequency, warmup=warmup,
                               epsilon=linear(r.epsilon_start, r.epsilon_end, int(r.exploration_fraction * total)),
                               seed=self.cfg.seed + 1)
 
-    def training_step(self, model: DQNAgent, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
+    def training_step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
+        return self._dqn_step(model, batch) if self.cfg.rl.algorithm == "dqn" else self._reinforce_step(model, batch)
+
+    def _dqn_step(self, model: DQNAgent, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
         """The DQN loss on a replay batch; the target network follows every ``rl.target_update`` optimizer
         steps (counted in the model, so a resumed run updates on the same steps)."""
         r = self.cfg.rl
@@ -145,6 +154,18 @@ class RL(Task):
         model.updates += 1
         loss, q = dqn_loss(model, batch, r.gamma, r.double, r.loss)
         return loss, {"q": q.mean()}
+
+    def _reinforce_step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
+        """-log pi(a|s) (G - b(s)) with the baseline b fitted to the returns G (its error is not in the
+        policy's gradient: the advantage is detached)."""
+        logp = torch.log_softmax(model(batch["obs"]).float(), -1)  # (T, A)
+        value = model.value(batch["obs"])  # (T,)
+        advantage = batch["return"] - value.detach()  # (T,)
+        policy_loss = -(logp.gather(1, batch["action"][:, None]).squeeze(1) * advantage).mean()
+        value_loss = F.mse_loss(value, batch["return"])
+        entropy = -(logp.exp() * logp).sum(-1).mean()
+        return policy_loss + self.cfg.rl.value_coef * value_loss, {"value_loss": value_loss.detach(),
+                                                                  "entropy": entropy.detach()}
 
     def evaluator(self) -> ReturnEvaluator:
         return ReturnEvaluator(self._make_env, self.encode())

@@ -62,3 +62,9 @@ def test_same_seed_same_transitions_and_resume_mid_epoch_is_exact():
     assert len(again) == len(rest) == 3 and len(first) == 2
     for x, y in zip(rest, again):
         assert all(torch.equal(x[k], y[k]) for k in x)
+
+
+def test_returns_to_go():
+    from nnlab.rl.loop import returns_to_go
+
+    assert returns_to_go([1.0, 1.0, 1.0], 0.5).tolist() == [1.75, 1.5, 1.0]

@@ -1,6 +1,7 @@
 import csv
 
 import pytest
+import torch
 
 import nnlab
 from nnlab.cli.main import main
@@ -63,3 +64,24 @@ def test_predict_points_at_rl_play_which_plays_and_renders(tmp_path, capsys):
     gif = tmp_path / "play.gif"
     assert main(["rl", "play", str(run.dir), "--episodes", "1", "--gif", str(gif)]) == 0
     assert gif.stat().st_size > 1000 and "mean return over 1 episodes" in capsys.readouterr().out
+
+
+REINFORCE = {**TINY, "model": {"name": "policy_mlp", "hidden": [8]},
+             "rl": {**TINY["rl"], "algorithm": "reinforce", "episodes_per_batch": 2, "updates_per_epoch": 3}}
+
+
+def test_reinforce_trains_and_resumes_exactly_after_ctrl_c(tmp_path, monkeypatch):
+    from nnlab.errors import TrainingStopped
+    from tests.contracts.test_task_contract import _interrupt_after, _weights
+
+    full = nnlab.fit(REINFORCE, runs_root=tmp_path / "full", progress=False)
+    assert full.meta["status"] == "completed" and full.meta["model"] == "policy_mlp"
+    _interrupt_after(monkeypatch, "rl", 5)  # epoch 2 of 3 updates, mid-epoch
+    with pytest.raises(TrainingStopped):
+        nnlab.fit(REINFORCE, runs_root=tmp_path / "part", progress=False)
+    monkeypatch.undo()
+    (part,) = (tmp_path / "part" / "rl").iterdir()
+    nnlab.fit(None, resume=part, runs_root=tmp_path / "part", progress=False)
+    wa, wb = _weights(full.dir), _weights(part)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert _returns(full.dir)[1][:6] == _returns(part)[1][:6]  # the interrupted epoch's episodes are the same
