@@ -104,19 +104,13 @@ class EpisodeRunner:
             self.obs = self.encode(nxt)
 
 
-class TransitionLoop:
-    """DQN's training loader: ``len`` = updates per epoch (``steps_per_epoch // train_frequency``). Each item
-    follows ``train_frequency`` epsilon-greedy environment steps stored in the replay buffer, and is a batch
-    sampled uniformly from it; the first epoch begins with ``warmup`` steps that only fill the buffer."""
+class _Loop:
+    """A training loader over an ``EpisodeRunner``: ``len`` batches per epoch from ``_batch()``, an exploration
+    generator, the runner's epoch figures, and a state that resumes mid-epoch exactly."""
 
-    def __init__(self, runner: EpisodeRunner, buffer: ReplayBuffer, policy: nn.Module, *, num_actions: int,
-                 batch_size: int, steps_per_epoch: int, train_frequency: int, warmup: int,
-                 epsilon: Callable[[int], float], seed: int) -> None:
-        self.runner, self.buffer, self.policy, self.num_actions = runner, buffer, policy, num_actions
-        self.batch_size, self.train_frequency, self.warmup = batch_size, train_frequency, warmup
-        self.updates = steps_per_epoch // train_frequency
-        self.epsilon = epsilon
-        self.gen = torch.Generator().manual_seed(seed)  # exploration draws
+    def __init__(self, runner: EpisodeRunner, policy: nn.Module, updates: int, seed: int) -> None:
+        self.runner, self.policy, self.updates = runner, policy, updates
+        self.gen = torch.Generator().manual_seed(seed)  # exploration / action sampling draws
         self.skip = 0
 
     def __len__(self) -> int:
@@ -127,11 +121,41 @@ class TransitionLoop:
         if skip == 0:
             self.runner.new_epoch()
         for _ in range(skip, self.updates):
-            while self.runner.steps < self.warmup:
-                self._transition()
-            for _ in range(self.train_frequency):
-                self._transition()
-            yield self.buffer.sample(self.batch_size)
+            yield self._batch()
+
+    def _batch(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def epoch_logs(self) -> dict[str, float]:
+        return self.runner.logs()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"runner": self.runner.state_dict(), "gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any], resume_batch: int = 0) -> None:
+        self.runner.load_state_dict(state["runner"])
+        self.gen.set_state(state["gen"])
+        self.skip = resume_batch
+
+
+class TransitionLoop(_Loop):
+    """DQN's training loader: ``len`` = updates per epoch (``steps_per_epoch // train_frequency``). Each item
+    follows ``train_frequency`` epsilon-greedy environment steps stored in the replay buffer, and is a batch
+    sampled uniformly from it; the first epoch begins with ``warmup`` steps that only fill the buffer."""
+
+    def __init__(self, runner: EpisodeRunner, buffer: ReplayBuffer, policy: nn.Module, *, num_actions: int,
+                 batch_size: int, steps_per_epoch: int, train_frequency: int, warmup: int,
+                 epsilon: Callable[[int], float], seed: int) -> None:
+        super().__init__(runner, policy, steps_per_epoch // train_frequency, seed)
+        self.buffer, self.num_actions, self.epsilon = buffer, num_actions, epsilon
+        self.batch_size, self.train_frequency, self.warmup = batch_size, train_frequency, warmup
+
+    def _batch(self) -> dict[str, torch.Tensor]:
+        while self.runner.steps < self.warmup:
+            self._transition()
+        for _ in range(self.train_frequency):
+            self._transition()
+        return self.buffer.sample(self.batch_size)
 
     def _transition(self) -> None:
         eps = self.epsilon(self.runner.steps)
@@ -147,14 +171,11 @@ class TransitionLoop:
 
     def state_dict(self) -> dict[str, Any]:
         """Exact: replay contents and sampler, the environment (seed + actions), counters, exploration RNG."""
-        return {"runner": self.runner.state_dict(), "buffer": self.buffer.state_dict(),
-                "gen": self.gen.get_state()}
+        return {**super().state_dict(), "buffer": self.buffer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], resume_batch: int = 0) -> None:
-        self.runner.load_state_dict(state["runner"])
+        super().load_state_dict(state, resume_batch)
         self.buffer.load_state_dict(state["buffer"])
-        self.gen.set_state(state["gen"])
-        self.skip = resume_batch
 
 
 def returns_to_go(rewards: list[float], gamma: float) -> torch.Tensor:
@@ -166,27 +187,19 @@ def returns_to_go(rewards: list[float], gamma: float) -> torch.Tensor:
     return torch.tensor(out)
 
 
-class EpisodeLoop:
+class EpisodeLoop(_Loop):
     """REINFORCE's training loader: each item is ``episodes`` whole episodes sampled from the current policy
     (softmax over the model's logits), as steps (T, ...) with their returns-to-go; ``len`` = updates per epoch.
     Batches end on episode boundaries, so a checkpoint between them needs no replay of actions."""
 
     def __init__(self, runner: EpisodeRunner, policy: nn.Module, *, episodes: int, updates: int, gamma: float,
                  seed: int) -> None:
-        self.runner, self.policy, self.episodes, self.updates, self.gamma = runner, policy, episodes, updates, gamma
-        self.gen = torch.Generator().manual_seed(seed)
-        self.skip = 0
+        super().__init__(runner, policy, updates, seed)
+        self.episodes, self.gamma = episodes, gamma
 
-    def __len__(self) -> int:
-        return self.updates
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        skip, self.skip = self.skip, 0
-        if skip == 0:
-            self.runner.new_epoch()
-        for _ in range(skip, self.updates):
-            parts = [self._episode() for _ in range(self.episodes)]
-            yield {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    def _batch(self) -> dict[str, torch.Tensor]:
+        parts = [self._episode() for _ in range(self.episodes)]
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
     def _episode(self) -> dict[str, torch.Tensor]:
         obs, actions, rewards = [], [], []
@@ -199,14 +212,3 @@ class EpisodeLoop:
             o, _, reward, _ = self.runner.step(action)
             obs.append(o), actions.append(action), rewards.append(reward)
         return {"obs": torch.stack(obs), "action": torch.tensor(actions), "return": returns_to_go(rewards, self.gamma)}
-
-    def epoch_logs(self) -> dict[str, float]:
-        return self.runner.logs()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"runner": self.runner.state_dict(), "gen": self.gen.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any], resume_batch: int = 0) -> None:
-        self.runner.load_state_dict(state["runner"])
-        self.gen.set_state(state["gen"])
-        self.skip = resume_batch
