@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     r = nnlab.evaluate(args.run_dir, args.split, args.weights)
     scalars = {k: v for k, v in r.items() if k not in _SKIP and isinstance(v, float)}
     shown = "  ".join(_label(k, v) for k, v in scalars.items())
-    print(f"{args.split}: {r.get('count', '?')} images  {shown}")
+    print(f"{args.split}: {r.get('count', '?')} {r.get('unit', 'images')}  {shown}")
     if "per_class" in r:
         rows = [[name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
                 for name, m in r["per_class"].items()]

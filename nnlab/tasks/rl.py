@@ -11,6 +11,7 @@ reproduces the saved test returns. The tabular methods run in ``nnlab rl solve``
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -170,6 +171,10 @@ class RL(Task):
     def evaluator(self) -> ReturnEvaluator:
         return ReturnEvaluator(self._make_env, self.encode())
 
+    def report(self, evaluator: ReturnEvaluator, info: dict[str, Any], out_dir: Path, split: str,
+               title: str) -> dict[str, Any]:
+        return {"count": len(evaluator.returns), "unit": "episodes", "returns": evaluator.returns}
+
     def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path],
                 device: torch.device, **options: Any) -> list[dict[str, Any]]:
         raise UserError("an rl run acts in its environment and takes no input files: watch it with "
@@ -179,6 +184,7 @@ class RL(Task):
              ) -> list[dict[str, float]]:
         """Greedy episodes (seeds ``seed``, ``seed + 1``, ...); with ``gif``, the first one rendered."""
         results, frames = [], []
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame renders off-screen (no display needed)
         env = self._make_env("rgb_array" if gif else None)
         for i in range(episodes):
             ret, length = play_episode(env, model, self.encode(), seed + i, frames if gif and i == 0 else None)
