@@ -29,7 +29,8 @@ StepFn = Callable[[str, torch.Tensor], None]
 
 class Loader(Protocol):
     """What the trainer needs of a data loader: batches of any structure the task understands (tensors,
-    dicts, lists of dicts), a length, and optionally ``state_dict`` / ``load_state_dict(state, resume_batch)``."""
+    dicts, lists of dicts), a length, and optionally ``state_dict`` / ``load_state_dict(state, resume_batch)``
+    and ``epoch_logs() -> dict[str, float]`` (figures of its own added to the epoch's metrics: RL's returns)."""
 
     def __iter__(self) -> Iterator[Any]: ...
     def __len__(self) -> int: ...
