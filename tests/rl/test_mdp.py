@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from nnlab.errors import ConfigError
-from nnlab.rl import envs
 from nnlab.rl.dp import value_iteration
 from nnlab.rl.mdp import Gridworld, TableEnv, frozenlake
 
@@ -52,13 +51,3 @@ def test_table_env_samples_the_table_and_truncates():
 def test_gridworld_rejects_bad_layouts(bad, match):
     with pytest.raises(ConfigError, match=match):
         Gridworld(**bad)
-
-
-def test_unknown_environment_lists_available_ones():
-    with pytest.raises(ConfigError, match=r"CartPole-v1.*Available without downloads: .*FrozenLake-v1"):
-        envs.check_id("CartPole-v9")
-
-
-def test_continuous_actions_are_refused():
-    with pytest.raises(ConfigError, match="continuous action space"):
-        envs.spaces(envs.make("Pendulum-v1"))
