@@ -84,12 +84,16 @@ class RL(Task):
         super().__init__(cfg)
         self.model: nn.Module | None = None
 
+    def check_model_options(self) -> None:
+        r = self.cfg.rl
+        if r.algorithm in RL_TABULAR:  # before the model name: a tabular config names no model
+            raise ConfigError(f"rl.algorithm {r.algorithm!r} is tabular: run it with `nnlab rl solve CONFIG` "
+                              f"(nnlab train runs {', '.join(MODELS_FOR)})")
+        super().check_model_options()
+
     def validate(self) -> None:
         """Every mistake a user can make here, before a run starts."""
         r = self.cfg.rl
-        if r.algorithm in RL_TABULAR:
-            raise ConfigError(f"rl.algorithm {r.algorithm!r} is tabular: run it with `nnlab rl solve CONFIG` "
-                              f"(nnlab train runs {', '.join(MODELS_FOR)})")
         allowed = MODELS_FOR[r.algorithm]
         if self.cfg.model.name not in allowed:
             raise ConfigError(f"rl.algorithm {r.algorithm!r} trains model.name {' or '.join(allowed)} "

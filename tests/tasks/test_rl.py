@@ -33,6 +33,17 @@ def test_bad_input_is_one_message_before_the_run(cfg, match, tmp_path):
     assert not (tmp_path / "rl").exists()
 
 
+def test_training_a_tabular_config_points_at_rl_solve(capsys):
+    assert main(["train", "configs/rl/frozenlake_vi.yaml"]) == 2
+    assert "nnlab rl solve" in capsys.readouterr().err
+
+
+def test_dqn_on_discrete_observations_one_hot(tmp_path):
+    cfg = {**TINY, "rl": {**TINY["rl"], "env": "FrozenLake-v1", "max_episode_steps": 20}}
+    run = nnlab.fit(cfg, runs_root=tmp_path, progress=False)
+    assert run.meta["obs_size"] == 16 and run.meta["discrete_obs"] and 0.0 <= run.test["return"] <= 1.0
+
+
 def _returns(run_dir) -> list[tuple[str, ...]]:
     with open(run_dir / "metrics.csv") as f:
         return [tuple(v for k, v in row.items() if k != "time") for row in csv.DictReader(f)]
