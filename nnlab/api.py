@@ -161,7 +161,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         if not resume:
             cfgmod.save(cfg, run.config)
             runs.update_meta(run.path, name=run.path.name, task=cfg.task, model=cfg.model.name,
-                             dataset=cfg.data.dataset, **data.info, monitor=monitor, mode=mode, epochs=t.epochs,
+                             **{"dataset": cfg.data.dataset, **data.info}, monitor=monitor, mode=mode, epochs=t.epochs,
                              status="running", extended_from=str(extend) if extend else None,
                              transfer=asdict(frozen) if tr.weights or tr.freeze else None)
             if train_indices is not None or val_indices is not None:

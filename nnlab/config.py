@@ -16,6 +16,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from nnlab.config_rl import RLConfig
 from nnlab.errors import ConfigError
 
 
@@ -280,7 +281,7 @@ class SegmentConfig:
 @dataclass
 class Config:
     name: str | None = None  # run name; default <dataset>_<model>
-    task: str = "classify"  # classify | detect | generate | segment (see `nnlab.tasks.TASKS`)
+    task: str = "classify"  # classify | detect | generate | rl | segment (see `nnlab.tasks.TASKS`)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -292,9 +293,12 @@ class Config:
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
 
     @property
     def run_name(self) -> str:
+        if self.task == "rl":
+            return self.name or f"{self.rl.env}_{self.rl.algorithm}"
         return self.name or f"{self.data.dataset}_{self.model.name}"
 
 

@@ -110,6 +110,17 @@ def predict(run_dir: str | Path, inputs: Sequence[str | Path], topk: int = 5, **
     return run.task.predict(run.model, run.meta, list(inputs), run.device, **options)
 
 
+def play(run_dir: str | Path, episodes: int = 10, seed: int = 0, gif: str | Path | None = None,
+         weights: str = "best") -> list[dict[str, Any]]:
+    """Greedy episodes of a trained rl run (return and length of each); ``gif``: the first one rendered."""
+    if episodes < 1:
+        raise UserError(f"--episodes must be at least 1 (got {episodes})")
+    run = load_run(run_dir, weights)
+    if not hasattr(run.task, "play"):
+        raise UserError(f"{run.dir} is a {run.config.task} run; only rl runs act in an environment")
+    return run.task.play(run.model, episodes, seed, gif)
+
+
 def list_runs(root: str | Path = DEFAULT_RUNS) -> list[dict[str, Any]]:
     """One row per run: name, task, model, status, best metric and epoch, the test value of the monitored
     metric (``test``; ``test_acc`` too, for classification)."""

@@ -29,7 +29,8 @@ StepFn = Callable[[str, torch.Tensor], None]
 
 class Loader(Protocol):
     """What the trainer needs of a data loader: batches of any structure the task understands (tensors,
-    dicts, lists of dicts), a length, and optionally ``state_dict`` / ``load_state_dict(state, resume_batch)``."""
+    dicts, lists of dicts), a length, and optionally ``state_dict`` / ``load_state_dict(state, resume_batch)``
+    and ``epoch_logs() -> dict[str, float]`` (figures of its own added to the epoch's metrics: RL's returns)."""
 
     def __iter__(self) -> Iterator[Any]: ...
     def __len__(self) -> int: ...
@@ -154,7 +155,8 @@ class Trainer:
                 self.state.partial = sums.state()
                 raise KeyboardInterrupt
         self.state.batch, self.state.partial = 0, {}
-        return sums.means()
+        extra = getattr(loader, "epoch_logs", None)  # a loop's own epoch figures (RL: episode returns)
+        return {**sums.means(), **extra()} if extra is not None else sums.means()
 
     def _train_step(self, batch: Any, last: bool) -> tuple[torch.Tensor, Logs]:
         """One batch: the task's step, then backward and (every ``accumulate`` batches) the optimizer step."""

@@ -58,6 +58,7 @@ class Task(ABC):
     mode: ClassVar[str] = "min"
     manual_optimization: ClassVar[bool] = False  # True: ``manual_step`` steps its own optimizers
     exportable: ClassVar[bool] = False  # ONNX / TorchScript export and ``nnlab deploy``
+    takes_files: ClassVar[bool] = True  # ``predict`` reads input files (False: e.g. rl acts in its environment)
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
