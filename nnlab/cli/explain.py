@@ -1,0 +1,83 @@
+"""nnlab explain: what a trained classifier looks at (CS231n, Visualizing and Understanding).
+
+    nnlab explain RUN IMAGE... --method saliency|guided_backprop|integrated_gradients|occlusion|gradcam|gradcam++
+    nnlab explain filters RUN [--layer NAME] --out f.png
+    nnlab explain activations RUN IMAGE --out DIR
+    nnlab explain embed RUN [--split test] --out f.png
+    nnlab explain neighbours RUN IMAGE [--k 5] [--out f.png]
+    nnlab explain dream RUN (--class C | --layer L --unit U) --out f.png
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+from nnlab.errors import UserError
+
+TOOLS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def tool(name: str) -> Callable:
+    """Register a ``nnlab explain NAME ...`` form: ``adder(parser)`` declares its arguments, the function runs it."""
+    def wrap(adder: Callable[[argparse.ArgumentParser], None]) -> Callable:
+        def register(fn: Callable[[argparse.Namespace], int]) -> Callable:
+            TOOLS[name] = (adder, fn)
+            return fn
+        return register
+    return wrap
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="what a classifier looks at: attribution maps, filters, activations, "
+                                       "embeddings, neighbours, class models",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("words", nargs=argparse.REMAINDER, help="RUN IMAGE... --method M, or TOOL ARGS (see above)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    words = list(args.words)
+    if words and words[0] in TOOLS:
+        adder, fn = TOOLS[words[0]]
+        p = argparse.ArgumentParser(prog=f"nnlab explain {words[0]}")
+        adder(p)
+        return fn(_parse(p, words[1:]))
+    return _attribution(_parse(_attribution_parser(), words))
+
+
+def _parse(p: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    try:
+        return p.parse_args(words)
+    except SystemExit as e:  # argparse printed its usage line; exit as the CLI does for bad input
+        if e.code:
+            raise UserError(f"bad arguments for {p.prog} (see the usage above)") from None
+        raise
+
+
+def _attribution_parser() -> argparse.ArgumentParser:
+    from nnlab.explain.attribution import METHODS
+
+    p = argparse.ArgumentParser(prog="nnlab explain", description="attribution maps overlaid on images (PNG)")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--target", type=int, help="class index to explain (default: each image's predicted class)")
+    p.add_argument("--layer", help="gradcam / gradcam++: the layer (default: the last feature map)")
+    p.add_argument("--out", default="explain", help="output folder (default: explain)")
+    p.add_argument("--steps", type=int, default=32, help="integrated gradients: steps from the black baseline")
+    p.add_argument("--window", type=int, help="occlusion: patch side in pixels")
+    p.add_argument("--stride", type=int, help="occlusion: patch step in pixels")
+    return p
+
+
+def _attribution(args: argparse.Namespace) -> int:
+    from nnlab.explain.attribution import Options
+    from nnlab.explain.maps import Request, explain_images
+
+    req = Request(args.method, args.target, args.layer, Options(args.steps, args.window, args.stride))
+    results = explain_images(args.run_dir, args.images, req, args.out)
+    if results and results[0]["note"]:
+        print(f"note: {results[0]['note']}")
+    for r in results:
+        print(f"{r['image']}: {r['class']} (p={r['prob']:.3f}) -> {r['png']}")
+    return 0
