@@ -81,3 +81,80 @@ def _attribution(args: argparse.Namespace) -> int:
     for r in results:
         print(f"{r['image']}: {r['class']} (p={r['prob']:.3f}) -> {r['png']}")
     return 0
+
+
+def _run_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN")
+
+
+@tool("filters")
+def _filters_args(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("--layer", help="a Conv2d, or a Linear that reads the pixels (default: the first one)")
+    p.add_argument("--out", default="filters.png")
+
+
+@_filters_args
+def _filters(args: argparse.Namespace) -> int:
+    from nnlab.explain.common import open_classifier
+    from nnlab.explain.features import filters_png
+
+    print(filters_png(open_classifier(args.run_dir, "explain filters"), args.out, args.layer))
+    return 0
+
+
+@tool("activations")
+def _activations_args(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--out", default="activations")
+
+
+@_activations_args
+def _activations(args: argparse.Namespace) -> int:
+    from nnlab.explain.common import open_classifier
+    from nnlab.explain.features import activations_pngs
+
+    for path in activations_pngs(open_classifier(args.run_dir, "explain activations"), args.image, args.out):
+        print(path)
+    return 0
+
+
+@tool("embed")
+def _embed_args(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("--split", default="test")
+    p.add_argument("--limit", type=int, default=1000, help="images embedded (default 1000)")
+    p.add_argument("--out", default="embed.png")
+
+
+@_embed_args
+def _embed(args: argparse.Namespace) -> int:
+    from nnlab.explain.common import open_classifier
+    from nnlab.explain.features import embed_png
+
+    print(embed_png(open_classifier(args.run_dir, "explain embed"), args.out, args.split, args.limit))
+    return 0
+
+
+@tool("neighbours")
+def _neighbours_args(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--split", default="train", help="where to look for neighbours (default: train)")
+    p.add_argument("--out", help="also draw them into this PNG")
+
+
+@_neighbours_args
+def _neighbours(args: argparse.Namespace) -> int:
+    from nnlab.explain.common import open_classifier
+    from nnlab.explain.features import neighbours, neighbours_png
+
+    run = open_classifier(args.run_dir, "explain neighbours")
+    found = neighbours(run, args.image, args.k, args.split)
+    for space, items in found.items():
+        print(f"{space} space: " + ", ".join(f"#{i} {run.classes[c]} ({d:.2f})" for i, c, d in items))
+    if args.out:
+        print(neighbours_png(run, args.image, found, args.out, args.split))
+    return 0

@@ -30,6 +30,17 @@ class Explained:
     preprocess: Preprocess
     classes: list[str]
     name: str  # the run's folder name, for titles
+    run: LoadedRun | None = None  # the loaded run (its config finds the data); None for a bare model
+
+    def split(self, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A split of the run's data as normalized inputs (N, C, H, W) and labels (N,), the first ``limit``."""
+        if self.run is None:
+            raise UserError("this explanation needs the run's data")
+        from nnlab.api import run_data
+
+        data = run_data(self.run.dir, self.run.config).split(split)  # an unknown split lists the ones there are
+        images, labels = data.images[:limit], data.labels[:limit]
+        return self.preprocess.normalize(images), labels
 
     def load_images(self, paths: Sequence[str | Path]) -> torch.Tensor:
         """Image files as the model's normalized inputs (N, C, H, W); a file of the wrong channel count or
@@ -61,7 +72,7 @@ def open_classifier(run_dir: str | Path, what: str = "explain") -> Explained:
     if task != "classify":
         raise UserError(f"nnlab {what} works on classification runs so far; {run_dir.name} is a {task!r} run "
                         f"(explaining {task} runs — a box's score or a class's pixels — is not built yet)")
-    return Explained(run.model.float().cpu().eval(), run.preprocess, run.classes, run_dir.name)
+    return Explained(run.model.float().cpu().eval(), run.preprocess, run.classes, run_dir.name, run)
 
 
 def check_image_channels(path: str | Path, channels: int, run_name: str) -> None:
