@@ -158,3 +158,34 @@ def _neighbours(args: argparse.Namespace) -> int:
     if args.out:
         print(neighbours_png(run, args.image, found, args.out, args.split))
     return 0
+
+
+@tool("dream")
+def _dream_args(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("--class", dest="cls", type=int, help="class index whose score to maximize")
+    p.add_argument("--layer", help="maximize one unit of this layer instead (with --unit)")
+    p.add_argument("--unit", type=int, help="channel (conv) or neuron (linear) of --layer")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--l2", type=float, default=1e-3, help="L2 decay (0: off)")
+    p.add_argument("--blur", type=float, default=0.5, help="Gaussian blur sigma in pixels (0: off)")
+    p.add_argument("--jitter", type=int, help="random shift in pixels per step (0: off; default: side // 16)")
+    p.add_argument("--no-clip", action="store_true", help="let pixels leave the valid range")
+    p.add_argument("--out", default="dream.png")
+
+
+@_dream_args
+def _dream(args: argparse.Namespace) -> int:
+    from nnlab.explain.common import open_classifier
+    from nnlab.explain.dream import Objective, Regularizers, dream, dream_png
+
+    if args.steps < 1:
+        raise UserError("--steps must be at least 1")
+    run = open_classifier(args.run_dir, "explain dream")
+    obj = Objective(args.cls, args.layer, args.unit)
+    x = dream(run, obj, Regularizers(args.l2, args.blur, 4, args.jitter, not args.no_clip), args.steps, args.lr,
+              args.seed)
+    print(dream_png(run, x, obj, args.out))
+    return 0
