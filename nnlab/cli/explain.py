@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _parse(p: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
     try:
-        return p.parse_args(words)
+        return p.parse_intermixed_args(words)  # images may follow the options
     except SystemExit as e:  # argparse printed its usage line; exit as the CLI does for bad input
         if e.code:
             raise UserError(f"bad arguments for {p.prog} (see the usage above)") from None
