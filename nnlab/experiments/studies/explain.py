@@ -1,0 +1,107 @@
+"""Study: do attribution maps explain the model? (notes: Visualizing and Understanding — saliency, guided
+backprop, occlusion, Grad-CAM; Adebayo et al. 2018, "Sanity Checks for Saliency Maps").
+
+Train LeNet-5 on MNIST (scikit-learn digits with ResNet-20 when MNIST is absent), then for every method: the
+milliseconds per explanation on this machine's threads, and the cascading-randomization check — the rank
+correlation between the trained model's maps and the maps after re-initializing the top 1, 2, ... layers.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnlab.experiments.common import save_figure
+from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
+from nnlab.explain.attribution import METHODS, Options, attribute, resolve_layer
+from nnlab.explain.common import open_classifier, predicted
+from nnlab.explain.sanity import THRESHOLD, SanityResult, cascading_randomization
+
+MNIST_PLACES = [Path("../shared/datasets/mnist"), Path(__file__).resolve().parents[3].parent / "shared/datasets/mnist"]
+
+
+def _config(ctx: StudyContext) -> tuple[dict[str, Any], str]:
+    places = [Path(os.environ["NNLAB_MNIST"])] if os.environ.get("NNLAB_MNIST") else MNIST_PLACES
+    found = [p for p in places if p.is_dir()]
+    train = {"epochs": 3 if ctx.full else 1, "batch_size": 64, "checkpoint": {"keep_last": 0}}
+    if found:
+        data = {"dataset": "mnist", "path": str(found[0].resolve()), "train_size": None if ctx.full else 6000,
+                "val_fraction": 0.05}
+        return ({"name": "lenet5_mnist", "seed": 0, "data": data, "model": {"name": "lenet5"},
+                 "optim": {"name": "adam", "lr": 1e-3}, "train": train}, "MNIST, LeNet-5")
+    return ({"name": "resnet20_digits", "seed": 0, "data": {"dataset": "digits"}, "model": {"name": "resnet20"},
+             "optim": {"name": "adam", "lr": 3e-3}, "train": train}, "scikit-learn digits (8x8), ResNet-20")
+
+
+def measure(run_dir: Path, n: int, repeats: int = 2) -> tuple[dict[str, float], dict[str, SanityResult], str]:
+    """Per method: ms per explanation (best of ``repeats`` over a batch of ``n`` test images) and the sanity
+    check on the same images (maps of the predicted class)."""
+    run = open_classifier(run_dir)
+    p = run.preprocess
+    x, _ = run.split("test", n)
+    target = predicted(run.model, x)
+    opts = Options(baseline=run.pixel_range()[0])
+    ms, sanity = {}, {}
+    for method in METHODS:
+        layer = resolve_layer(run.model, method, None, (p.channels, p.height, p.width))
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            attribute(run.model, x, method, target, layer, opts)
+            times.append(1000 * (time.perf_counter() - t0) / len(x))
+        ms[method] = min(times)
+        sanity[method] = cascading_randomization(
+            run.model, lambda m, xx, t, me=method, la=layer: attribute(m, xx, me, t, la, opts), x, target)
+    return ms, sanity, str(torch.get_num_threads())
+
+
+@STUDIES.register("explain")
+def study(ctx: StudyContext) -> StudyReport:
+    cfg, setup = _config(ctx)
+    run = ctx.fit(cfg)
+    ctx.log(f"trained {setup}: test accuracy {run.test['acc']:.2%}")
+    n = 64 if ctx.full else 32
+    ms, sanity, threads = measure(run.dir, n)
+    rows = []
+    for m in METHODS:
+        s = sanity[m]
+        rows.append([m, f"{ms[m]:.2f}", f"{s.correlations[0]:.3f}", f"{s.final:.3f}",
+                     "pass" if s.passed else "FAIL (maps ignore the weights)"])
+        ctx.log(f"{m:22s} {ms[m]:8.2f} ms  rho top {s.correlations[0]:.3f}  all {s.final:.3f}")
+    failed = [m for m in METHODS if not sanity[m].passed]
+    layers = sanity[METHODS[0]].layers
+    return StudyReport(
+        "Sanity checks and cost of attribution maps",
+        "notes: saliency, guided backprop, occlusion and Grad-CAM show what a CNN looks at; Adebayo et al. 2018: "
+        "a map that barely changes when the weights are randomized explains the image, not the model.",
+        [f"{setup}, Adam, {cfg['train']['epochs']} epoch(s); test accuracy {100 * run.test['acc']:.2f}%",
+         f"{n} test images, each explained for its predicted class; {threads} CPU thread(s)",
+         f"cascading randomization: re-initialize {', '.join(layers)} one after another (top first); Spearman "
+         f"rank correlation with the trained model's maps, mean over images; pass: below {THRESHOLD} after all",
+         "occlusion: mean-pixel patch of about a sixth of the side, half-patch stride; integrated gradients: "
+         "32 steps from a black image; Grad-CAM / Grad-CAM++: the last feature map with more than one position"],
+        [Table("Cost and sanity check per method", ["method", "ms / explanation", "rho after top layer",
+                                                    "rho after all layers", "check"], rows)],
+        (f"All {len(METHODS)} methods' maps change when the weights are randomized" if not failed else
+         f"{', '.join(failed)} fail the check (maps still correlate >= {THRESHOLD} with randomized weights)")
+        + f"; cheapest {min(ms, key=ms.get)} ({min(ms.values()):.2f} ms), dearest {max(ms, key=ms.get)} "
+          f"({max(ms.values()):.2f} ms) per explanation.",
+        [_figure(sanity, ctx)])
+
+
+def _figure(sanity: dict[str, SanityResult], ctx: StudyContext) -> Path:
+    from nnlab.plots import plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for method, s in sanity.items():
+        ax.plot(range(1, len(s.layers) + 1), s.correlations, marker="o", label=method)
+    layers = next(iter(sanity.values())).layers
+    ax.set_xticks(range(1, len(layers) + 1), layers, rotation=30, fontsize=7)
+    ax.axhline(THRESHOLD, color="grey", linestyle=":")
+    ax.set_xlabel("randomized down to layer (cascading, top first)")
+    ax.set_ylabel("Spearman rho with trained maps")
+    ax.legend(fontsize=7)
+    return save_figure(fig, ctx.out / "sanity.png")
