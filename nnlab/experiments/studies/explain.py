@@ -36,7 +36,8 @@ def _config(ctx: StudyContext) -> tuple[dict[str, Any], str]:
              "optim": {"name": "adam", "lr": 3e-3}, "train": train}, "scikit-learn digits (8x8), ResNet-20")
 
 
-def measure(run_dir: Path, n: int, repeats: int = 2) -> tuple[dict[str, float], dict[str, SanityResult], str]:
+def measure(run_dir: Path, n: int, repeats: int = 2, methods: tuple[str, ...] = METHODS
+            ) -> tuple[dict[str, float], dict[str, SanityResult], str]:
     """Per method: ms per explanation (best of ``repeats`` over a batch of ``n`` test images) and the sanity
     check on the same images (maps of the predicted class)."""
     run = open_classifier(run_dir)
@@ -45,7 +46,7 @@ def measure(run_dir: Path, n: int, repeats: int = 2) -> tuple[dict[str, float], 
     target = predicted(run.model, x)
     opts = Options(baseline=run.pixel_range()[0])
     ms, sanity = {}, {}
-    for method in METHODS:
+    for method in methods:
         layer = resolve_layer(run.model, method, None, (p.channels, p.height, p.width))
         times = []
         for _ in range(repeats):
