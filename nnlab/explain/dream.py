@@ -114,11 +114,11 @@ def class_probability(model: nn.Module, x: torch.Tensor, cls: int) -> float:
 
 def dream_png(run: Explained, x: torch.Tensor, obj: Objective, out: str | Path) -> Path:
     """The synthesized image, titled with what it maximizes and the model's reading of it."""
-    from nnlab.plots import image_grid_png
+    from nnlab.explain.features import mosaic_png
 
     img = torch.from_numpy(run.to_pixels(x)[0]).permute(2, 0, 1) / 255  # (C, H, W) in [0, 1]
     if obj.cls is not None:
         what = f"class {run.classes[obj.cls]}: p={class_probability(run.model, x, obj.cls):.3f}"
     else:
         what = f"{obj.layer} unit {obj.unit}"
-    return image_grid_png([img], out, cols=1, title=f"{run.name}: {what}")
+    return mosaic_png([img], out, f"{run.name}: {what}", cols=1)
