@@ -6,6 +6,7 @@
     nnlab explain embed RUN [--split test] --out f.png
     nnlab explain neighbours RUN IMAGE [--k 5] [--out f.png]
     nnlab explain dream RUN (--class C | --layer L --unit U) --out f.png
+    nnlab explain max-patches RUN --layer L --unit U [--k 16] --out f.png
 """
 from __future__ import annotations
 
@@ -188,4 +189,27 @@ def _dream(args: argparse.Namespace) -> int:
     x = dream(run, obj, Regularizers(args.l2, args.blur, 4, args.jitter, not args.no_clip), args.steps, args.lr,
               args.seed)
     print(dream_png(run, x, obj, args.out))
+    return 0
+
+
+@tool("max-patches")
+def _patches_args(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("--layer", required=True)
+    p.add_argument("--unit", type=int, required=True, help="channel (conv) or neuron (linear)")
+    p.add_argument("--k", type=int, default=16, help="patches shown (default 16)")
+    p.add_argument("--split", default="train")
+    p.add_argument("--limit", type=int, default=5000, help="images searched (default 5000)")
+    p.add_argument("--out", default="max_patches.png")
+
+
+@_patches_args
+def _patches(args: argparse.Namespace) -> int:
+    from nnlab.explain.common import open_classifier
+    from nnlab.explain.patches import max_patches, max_patches_png
+
+    run = open_classifier(args.run_dir, "explain max-patches")
+    found = max_patches(run, args.layer, args.unit, args.k, args.split, args.limit)
+    print(", ".join(f"#{i} {a:.2f} box {b}" for i, a, b in found))
+    print(max_patches_png(run, found, args.layer, args.unit, args.out, args.split))
     return 0

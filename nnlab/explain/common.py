@@ -120,6 +120,27 @@ def find_layer(model: nn.Module, name: str, kinds: tuple[type, ...] = (nn.Module
     raise UserError(f"{why}; valid layers{' (' + need + ')' if need else ''}: {', '.join(valid)}")
 
 
+def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    """The named layer's output on input x (the graph kept, for gradients)."""
+    store: list[torch.Tensor] = []
+    hook = model.get_submodule(layer).register_forward_hook(lambda _m, _i, out: store.append(out))
+    try:
+        model(x)
+    finally:
+        hook.remove()
+    return store[0]
+
+
+def check_unit(run: "Explained", layer: str, unit: int) -> None:
+    """Refuse a layer that does not exist (listing the valid ones) or a unit beyond its channels / neurons."""
+    find_layer(run.model, layer)
+    p = run.preprocess
+    with torch.no_grad():
+        width = layer_output(run.model, layer, torch.zeros(1, p.channels, p.height, p.width)).shape[1]
+    if not 0 <= unit < width:
+        raise UserError(f"unit {unit} is out of range: layer {layer!r} has {width} units (0-{width - 1})")
+
+
 def last_conv(model: nn.Module) -> str | None:
     """The name of the last Conv2d in registration order (Grad-CAM's usual layer), None without one."""
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]

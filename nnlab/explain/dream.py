@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from nnlab.errors import UserError
-from nnlab.explain.common import Explained, check_target, find_layer
+from nnlab.explain.common import Explained, check_target, check_unit, layer_output
 
 
 @dataclass
@@ -47,27 +47,13 @@ def check_objective(run: Explained, obj: Objective) -> None:
         return
     if obj.unit is None:
         raise UserError("--layer needs --unit U (the channel or neuron to maximize)")
-    find_layer(run.model, obj.layer)
-    p = run.preprocess
-    width = _layer_output(run.model, obj.layer, torch.zeros(1, p.channels, p.height, p.width)).shape[1]
-    if not 0 <= obj.unit < width:
-        raise UserError(f"unit {obj.unit} is out of range: layer {obj.layer!r} has {width} units (0-{width - 1})")
-
-
-def _layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
-    store: list[torch.Tensor] = []
-    hook = model.get_submodule(layer).register_forward_hook(lambda _m, _i, out: store.append(out))
-    try:
-        model(x)
-    finally:
-        hook.remove()
-    return store[0]
+    check_unit(run, obj.layer, obj.unit)
 
 
 def _score(model: nn.Module, x: torch.Tensor, obj: Objective) -> torch.Tensor:
     if obj.cls is not None:
         return model(x)[0, obj.cls]  # the class score before softmax (Simonyan et al.)
-    out = _layer_output(model, obj.layer, x)[0, obj.unit]  # (h, w) or a scalar
+    out = layer_output(model, obj.layer, x)[0, obj.unit]  # (h, w) or a scalar
     return out.mean()
 
 
