@@ -3,7 +3,8 @@ backprop, occlusion, Grad-CAM; Adebayo et al. 2018, "Sanity Checks for Saliency 
 
 Train LeNet-5 on MNIST (scikit-learn digits with ResNet-20 when MNIST is absent), then for every method: the
 milliseconds per explanation on this machine's threads, and the cascading-randomization check — the rank
-correlation between the trained model's maps and the maps after re-initializing the top 1, 2, ... layers.
+correlation between the trained model's maps and the maps after re-initializing the top 1, 2, ... layers; the
+pointing game on one-digit scenes (explain_pointing.py); class-model images read by a model from another seed.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import torch
 from nnlab.experiments.common import save_figure
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
 from nnlab.explain.attribution import METHODS, Options, attribute, resolve_layer
+from nnlab.experiments.studies.explain_pointing import pointing_game
 from nnlab.explain.common import open_classifier, predicted
+from nnlab.explain.dream import Objective, Regularizers, class_probability, dream
 from nnlab.explain.sanity import THRESHOLD, SanityResult, cascading_randomization
 
 MNIST_PLACES = [Path("../shared/datasets/mnist"), Path(__file__).resolve().parents[3].parent / "shared/datasets/mnist"]
@@ -59,6 +62,22 @@ def measure(run_dir: Path, n: int, repeats: int = 2, methods: tuple[str, ...] = 
     return ms, sanity, str(torch.get_num_threads())
 
 
+def dream_transfer(run_dir: Path, held_out: Path, steps: int = 200) -> list[list[Any]]:
+    """Per class: the model's own and a held-out model's (another seed) probability of the class for the image
+    synthesized with the regularizers on and off (Yosinski et al.: regularized images transfer better)."""
+    a, b = open_classifier(run_dir), open_classifier(held_out)
+    settings = {"on": Regularizers(), "off": Regularizers(l2=0, blur_sigma=0, jitter=0, clip=False)}
+    rows = []
+    for c in range(len(a.classes)):
+        row: list[Any] = [a.classes[c]]
+        for reg in settings.values():
+            x = dream(a, Objective(c), reg, steps)
+            row += [f"{class_probability(a.model, x, c):.3f}", f"{class_probability(b.model, x, c):.3f}"]
+        rows.append(row)
+    mean = [f"{sum(float(r[i]) for r in rows) / len(rows):.3f}" for i in range(1, 5)]
+    return rows + [["mean", *mean]]
+
+
 @STUDIES.register("explain")
 def study(ctx: StudyContext) -> StudyReport:
     cfg, setup = _config(ctx)
@@ -66,13 +85,17 @@ def study(ctx: StudyContext) -> StudyReport:
     ctx.log(f"trained {setup}: test accuracy {run.test['acc']:.2%}")
     n = 64 if ctx.full else 32
     ms, sanity, threads = measure(run.dir, n)
+    other = ctx.fit({**cfg, "name": cfg["name"] + "_seed1", "seed": 1})
+    dreams = dream_transfer(run.dir, other.dir)
+    ctx.log(f"dream, mean p(class): own model on/off {dreams[-1][1]}/{dreams[-1][3]}, held-out seed "
+            f"{dreams[-1][2]}/{dreams[-1][4]}")
+    pointing, pointing_setup = pointing_game(ctx, *((10000, 500, 10) if ctx.full else (4000, 200, 6)))
     rows = []
     for m in METHODS:
         s = sanity[m]
         rows.append([m, f"{ms[m]:.2f}", f"{s.correlations[0]:.3f}", f"{s.final:.3f}",
                      "pass" if s.passed else "FAIL (maps ignore the weights)"])
         ctx.log(f"{m:22s} {ms[m]:8.2f} ms  rho top {s.correlations[0]:.3f}  all {s.final:.3f}")
-    failed = [m for m in METHODS if not sanity[m].passed]
     layers = sanity[METHODS[0]].layers
     return StudyReport(
         "Sanity checks and cost of attribution maps",
@@ -83,14 +106,30 @@ def study(ctx: StudyContext) -> StudyReport:
          f"cascading randomization: re-initialize {', '.join(layers)} one after another (top first); Spearman "
          f"rank correlation with the trained model's maps, mean over images; pass: below {THRESHOLD} after all",
          "occlusion: mean-pixel patch of about a sixth of the side, half-patch stride; integrated gradients: "
-         "32 steps from a black image; Grad-CAM / Grad-CAM++: the last feature map with more than one position"],
+         "32 steps from a black image; Grad-CAM / Grad-CAM++: the last feature map with more than one position",
+         "dream: 200 ascent steps on the class score with L2 1e-3, blur 0.5 px every 4 steps, jitter side // 16, "
+         "clipping (on) or none of them (off); held-out: the same config trained from seed 1",
+         pointing_setup],
         [Table("Cost and sanity check per method", ["method", "ms / explanation", "rho after top layer",
-                                                    "rho after all layers", "check"], rows)],
-        (f"All {len(METHODS)} methods' maps change when the weights are randomized" if not failed else
-         f"{', '.join(failed)} fail the check (maps still correlate >= {THRESHOLD} with randomized weights)")
-        + f"; cheapest {min(ms, key=ms.get)} ({min(ms.values()):.2f} ms), dearest {max(ms, key=ms.get)} "
-          f"({max(ms.values()):.2f} ms) per explanation.",
-        [_figure(sanity, ctx)])
+                                                    "rho after all layers", "check"], rows),
+         Table("Pointing game on one-digit scenes (%)", ["method", "hits", "chance", "x chance"], pointing),
+         Table("Class-model visualization: p(class) of the synthesized image",
+               ["class", "own, reg. on", "held-out, reg. on", "own, reg. off", "held-out, reg. off"], dreams)],
+        _verdict(sanity, ms, pointing, dreams), [_figure(sanity, ctx)])
+
+
+def _verdict(sanity: dict[str, SanityResult], ms: dict[str, float], pointing: list[list[Any]],
+             dreams: list[list[Any]]) -> str:
+    failed = [m for m in METHODS if not sanity[m].passed]
+    best = max(pointing, key=lambda r: float(r[1]))
+    mean = dreams[-1]
+    transfer = "transfer better" if float(mean[2]) > float(mean[4]) else "do not transfer better"
+    return ((f"All {len(METHODS)} methods' maps change when the weights are randomized" if not failed else
+             f"{', '.join(failed)} fail the sanity check (maps still correlate >= {THRESHOLD} with random weights)")
+            + f"; cheapest {min(ms, key=ms.get)} ({min(ms.values()):.2f} ms), dearest {max(ms, key=ms.get)} "
+              f"({max(ms.values()):.2f} ms) per explanation. Pointing game: best {best[0]} {best[1]}% "
+              f"(chance {best[2]}%). Class models with the regularizers on {transfer} to a model from another "
+              f"seed (mean p {mean[2]} vs {mean[4]} off).")
 
 
 def _figure(sanity: dict[str, SanityResult], ctx: StudyContext) -> Path:
