@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -131,6 +131,20 @@ def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
     return store[0]
 
 
+def collect(model: nn.Module, module: nn.Module, x: torch.Tensor, pick: Callable[[tuple, torch.Tensor], torch.Tensor],
+            batch: int = 256) -> torch.Tensor:
+    """``pick(inputs, output)`` of ``module`` for all of x (N, ...) in batches, concatenated, without gradients."""
+    store: list[torch.Tensor] = []
+    hook = module.register_forward_hook(lambda _m, inp, out: store.append(pick(inp, out).detach()))
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                model(x[i:i + batch])
+    finally:
+        hook.remove()
+    return torch.cat(store)
+
+
 def check_unit(run: "Explained", layer: str, unit: int) -> None:
     """Refuse a layer that does not exist (listing the valid ones) or a unit beyond its channels / neurons."""
     find_layer(run.model, layer)
@@ -139,12 +153,6 @@ def check_unit(run: "Explained", layer: str, unit: int) -> None:
         width = layer_output(run.model, layer, torch.zeros(1, p.channels, p.height, p.width)).shape[1]
     if not 0 <= unit < width:
         raise UserError(f"unit {unit} is out of range: layer {layer!r} has {width} units (0-{width - 1})")
-
-
-def last_conv(model: nn.Module) -> str | None:
-    """The name of the last Conv2d in registration order (Grad-CAM's usual layer), None without one."""
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    return names[-1] if names else None
 
 
 def out_of_place(model: nn.Module) -> nn.Module:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from nnlab.errors import UserError
-from nnlab.explain.common import Explained, find_layer, named_layers
+from nnlab.explain.common import Explained, collect, find_layer, named_layers
 
 MAX_TILES = 64  # channels / filters drawn per grid
 
@@ -109,15 +109,7 @@ def penultimate(model: nn.Module, x: torch.Tensor, batch: int = 512) -> torch.Te
     heads = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not heads:
         raise UserError("this model has no final linear layer to read features from")
-    store: list[torch.Tensor] = []
-    hook = heads[-1].register_forward_hook(lambda _m, inp, _o: store.append(inp[0].detach().flatten(1)))
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), batch):
-                model(x[i:i + batch])
-    finally:
-        hook.remove()
-    return torch.cat(store)
+    return collect(model, heads[-1], x, lambda inp, _out: inp[0].flatten(1), batch)
 
 
 def embed_png(run: Explained, out: str | Path, split: str = "test", limit: int = 1000, seed: int = 0) -> Path:

@@ -9,20 +9,12 @@ import torch
 from torch import nn
 
 from nnlab.errors import UserError
-from nnlab.explain.common import Explained, check_unit, layer_output
+from nnlab.explain.common import Explained, check_unit, collect, layer_output
 
 
 def _outputs(model: nn.Module, layer: str, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """The layer's outputs for every input, (N, K, h, w) or (N, K)."""
-    store: list[torch.Tensor] = []
-    hook = model.get_submodule(layer).register_forward_hook(lambda _m, _i, out: store.append(out.detach()))
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), batch):
-                model(x[i:i + batch])
-    finally:
-        hook.remove()
-    return torch.cat(store)
+    return collect(model, model.get_submodule(layer), x, lambda _inp, out: out, batch)
 
 
 def receptive_box(model: nn.Module, layer: str, x: torch.Tensor, unit: int, pos: tuple[int, int]

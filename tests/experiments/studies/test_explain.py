@@ -17,3 +17,11 @@ def test_measure_times_and_checks_every_method(mlp_run):
         assert s.layers == ["head", "features.0"] and len(s.correlations) == 2
         assert all(-1 <= r <= 1 for r in s.correlations)
     assert sanity["saliency"].passed  # plain gradients depend on the weights (Adebayo et al.)
+
+
+def test_dream_transfer_reads_each_class_model_with_both_models(mlp_run):
+    from nnlab.experiments.studies.explain import dream_transfer
+
+    rows = dream_transfer(mlp_run, mlp_run, steps=5)
+    assert [r[0] for r in rows] == [str(d) for d in range(10)] + ["mean"]
+    assert all(r[1] == r[2] and r[3] == r[4] for r in rows)  # the same model twice reads the same
