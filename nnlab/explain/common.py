@@ -15,6 +15,7 @@ from torch import nn
 
 from nnlab.data import Preprocess
 from nnlab.errors import UserError
+from nnlab.api import read_meta
 from nnlab.inference import LoadedRun, load_run
 
 # PIL modes -> the channel count a user means by them (alpha is not a channel of the image)
@@ -67,11 +68,11 @@ def open_classifier(run_dir: str | Path, what: str = "explain") -> Explained:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run folder {run_dir} does not exist")
-    run: LoadedRun = load_run(run_dir)
-    task = run.meta.get("task", "classify")
+    task = read_meta(run_dir).get("task", "classify")  # before the model is built: a clear 'not yet' for others
     if task != "classify":
         raise UserError(f"nnlab {what} works on classification runs so far; {run_dir.name} is a {task!r} run "
                         f"(explaining {task} runs — a box's score or a class's pixels — is not built yet)")
+    run: LoadedRun = load_run(run_dir)
     return Explained(run.model.float().cpu().eval(), run.preprocess, run.classes, run_dir.name, run)
 
 
