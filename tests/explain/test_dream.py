@@ -53,8 +53,3 @@ def test_gaussian_blur_keeps_the_mean_of_a_constant_and_smooths_a_spike():
     assert abs(float(y.sum()) - 1.0) < 1e-5 and float(y[0, 0, 3, 3]) < 0.5
     torch.testing.assert_close(gaussian_blur(torch.ones(1, 2, 5, 5), 0.5), torch.ones(1, 2, 5, 5))
 
-
-def test_runs_of_other_tasks_get_a_clear_not_yet(tmp_path):
-    (tmp_path / "meta.json").write_text('{"task": "detect", "classes": ["a"]}')
-    with pytest.raises(UserError, match="classification runs so far; .* is a 'detect' run"):
-        open_classifier(tmp_path, "explain dream")
