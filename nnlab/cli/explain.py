@@ -64,6 +64,7 @@ def _attribution_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, choices=METHODS)
     p.add_argument("--target", type=int, help="class index to explain (default: each image's predicted class)")
     p.add_argument("--layer", help="gradcam / gradcam++: the layer (default: the last feature map)")
+    p.add_argument("--box", type=int, default=0, help="detection runs: which detected box (0 = highest score)")
     p.add_argument("--out", default="explain", help="output folder (default: explain)")
     p.add_argument("--steps", type=int, default=32, help="integrated gradients: steps from the black baseline")
     p.add_argument("--window", type=int, help="occlusion: patch side in pixels")
@@ -75,12 +76,13 @@ def _attribution(args: argparse.Namespace) -> int:
     from nnlab.explain.attribution import Options
     from nnlab.explain.maps import Request, explain_images
 
-    req = Request(args.method, args.target, args.layer, Options(args.steps, args.window, args.stride))
+    req = Request(args.method, args.target, args.layer, Options(args.steps, args.window, args.stride), args.box)
     results = explain_images(args.run_dir, args.images, req, args.out)
     if results and results[0]["note"]:
         print(f"note: {results[0]['note']}")
     for r in results:
-        print(f"{r['image']}: {r['class']} (p={r['prob']:.3f}) -> {r['png']}")
+        box = f" box {r['box']}" if "box" in r else ""
+        print(f"{r['image']}: {r['class']}{box} ({'score' if box else 'p'}={r['prob']:.3f}) -> {r['png']}")
     return 0
 
 

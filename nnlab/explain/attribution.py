@@ -30,6 +30,7 @@ class Options:
     window: int | None = None  # occlusion: patch side (None: about a sixth of the image side, at least 2)
     stride: int | None = None  # occlusion: patch step (None: half the window)
     baseline: torch.Tensor | None = None  # integrated gradients: (1, C, 1, 1) black (None: the inputs' minimum)
+    probability: bool = True  # occlusion: the drop of the softmax probability (False: of the raw output, a box score)
 
 
 def spatial_layers(model: nn.Module, shape: tuple[int, int, int]) -> dict[str, tuple[int, int]]:
@@ -138,7 +139,7 @@ def _occlusion(model: nn.Module, x: torch.Tensor, t: torch.Tensor, _l: str | Non
 
     c, h, w = x.shape[1:]
     window, stride = occlusion_geometry(h, w, o)
-    probs = Occlusion(lambda z: model(z).softmax(1))
+    probs = Occlusion((lambda z: model(z).softmax(1)) if o.probability else model)
     drop = probs.attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
                            baselines=0.0, target=t, perturbations_per_eval=16)
     return drop.mean(1).clamp_min(0)  # (N, H, W): equal over channels; a rise in probability is not evidence

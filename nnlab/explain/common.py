@@ -32,6 +32,7 @@ class Explained:
     classes: list[str]
     name: str  # the run's folder name, for titles
     run: LoadedRun | None = None  # the loaded run (its config finds the data); None for a bare model
+    task: str = "classify"
 
     def split(self, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """A split of the run's data as normalized inputs (N, C, H, W) and labels (N,), the first ``limit``."""
@@ -63,17 +64,18 @@ class Explained:
         return img.permute(0, 2, 3, 1).numpy()
 
 
-def open_classifier(run_dir: str | Path, what: str = "explain") -> Explained:
-    """A classification run's model for explanation; other tasks get a clear 'not yet' naming the task."""
+def open_classifier(run_dir: str | Path, what: str = "explain", tasks: tuple[str, ...] = ("classify",)) -> Explained:
+    """A classification run's model for explanation (or one of ``tasks``); other tasks get a clear 'not yet'
+    naming the task."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run folder {run_dir} does not exist")
     task = read_meta(run_dir).get("task", "classify")  # before the model is built: a clear 'not yet' for others
-    if task != "classify":
-        raise UserError(f"nnlab {what} works on classification runs so far; {run_dir.name} is a {task!r} run "
-                        f"(explaining {task} runs — a box's score or a class's pixels — is not built yet)")
+    if task not in tasks:
+        raise UserError(f"nnlab {what} works on {' and '.join(tasks)} runs so far; {run_dir.name} is a {task!r} "
+                        f"run (explaining {task} runs this way is not built yet)")
     run: LoadedRun = load_run(run_dir)
-    return Explained(run.model.float().cpu().eval(), run.preprocess, run.classes, run_dir.name, run)
+    return Explained(run.model.float().cpu().eval(), run.preprocess, run.classes, run_dir.name, run, task)
 
 
 def check_image_channels(path: str | Path, channels: int, run_name: str) -> None:

@@ -25,6 +25,7 @@ class Request:
     target: int | None = None  # None: each image's predicted class
     layer: str | None = None  # Grad-CAM / Grad-CAM++ layer (None: the last feature map)
     options: Options = field(default_factory=Options)
+    box: int = 0  # detection runs: which detection to explain (0 = the highest score)
 
 
 def prepare(run: Explained, req: Request) -> tuple[str | None, str | None]:
@@ -54,7 +55,9 @@ def explain_images(run_dir: str | Path, images: Sequence[str | Path], req: Reque
     """Write ``<stem>_<method>.png`` (overlay) and ``.npy`` (raw map) per image into ``out``; one record each."""
     if not images:
         raise UserError("give at least one image to explain")
-    run = open_classifier(run_dir)
+    run = open_classifier(run_dir, tasks=("classify", "detect"))
+    if run.task == "detect":
+        return explain_boxes(run, images, req, Path(out))
     layer, note = prepare(run, req)
     x = run.load_images(images)  # (N, C, H, W), channels checked
     out = Path(out)
@@ -72,8 +75,36 @@ def explain_images(run_dir: str | Path, images: Sequence[str | Path], req: Reque
     return results
 
 
-def overlay_png(image: np.ndarray, heat: np.ndarray, path: Path, title: str = "") -> Path:
-    """The image (H, W, C) uint8 beside it with the map (H, W) overlaid in 'jet', scaled to its own maximum."""
+def explain_boxes(run: Explained, images: Sequence[str | Path], req: Request, out: Path) -> list[dict[str, Any]]:
+    """Detection runs: the map of detection ``req.box``'s score per image, the box drawn on the overlay."""
+    from nnlab.explain.detection import explain_box, load_box_image
+
+    if req.target is not None:
+        raise UserError("a detection run explains one detected box: use --box N (0 = the highest score), not --target")
+    mode = run.run.meta.get("resize_mode", "squash") if run.run else "squash"
+    xs = [load_box_image(p, run.preprocess, mode, run.name) for p in images]  # every file checked first
+    out.mkdir(parents=True, exist_ok=True)
+    opts = req.options if req.options.baseline is not None else Options(
+        req.options.steps, req.options.window, req.options.stride, run.pixel_range()[0])
+    results = []
+    for path, x in zip(images, xs):
+        heat, found = explain_box(run.model, x, req.box, req.method, req.layer, opts)
+        name = run.classes[found["label"]]
+        stem = f"{Path(path).stem}_box{req.box}_{req.method.replace('+', 'p')}"
+        title = f"{req.method}: box {req.box} {name} (score {found['score']:.2f})"
+        png = overlay_png(run.to_pixels(x)[0], heat.numpy(), out / f"{stem}.png", title, found["box"])
+        np.save(out / f"{stem}.npy", heat.numpy())
+        results.append({"image": str(path), "class": name, "index": found["label"], "prob": found["score"],
+                        "box": found["box"], "png": str(png), "layer": found["layer"], "note": None})
+    return results
+
+
+def overlay_png(image: np.ndarray, heat: np.ndarray, path: Path, title: str = "",
+                box: Sequence[float] | None = None) -> Path:
+    """The image (H, W, C) uint8 beside it with the map (H, W) overlaid in 'jet', scaled to its own maximum;
+    ``box`` (xyxy) drawn on both."""
+    from matplotlib.patches import Rectangle
+
     from nnlab.plots import plt
 
     heat = heat / heat.max() if heat.max() > 0 else heat
@@ -83,6 +114,10 @@ def overlay_png(image: np.ndarray, heat: np.ndarray, path: Path, title: str = ""
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
         ax.axis("off")
     axes[1].imshow(heat, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+    if box is not None:
+        for ax in axes:
+            ax.add_patch(Rectangle((box[0] - 0.5, box[1] - 0.5), box[2] - box[0], box[3] - box[1], fill=False,
+                                   edgecolor="lime", linewidth=1.2))
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -9,7 +9,7 @@ from nnlab.explain.common import check_image_channels, check_target, open_classi
 
 def test_runs_of_other_tasks_get_a_clear_not_yet(tmp_path):
     (tmp_path / "meta.json").write_text('{"task": "detect", "classes": ["a"]}')
-    with pytest.raises(UserError, match="classification runs so far; .* is a 'detect' run"):
+    with pytest.raises(UserError, match="works on classify runs so far; .* is a 'detect' run"):
         open_classifier(tmp_path, "explain dream")
     with pytest.raises(UserError, match="does not exist"):
         open_classifier(tmp_path / "nope")
