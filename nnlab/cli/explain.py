@@ -1,6 +1,7 @@
 """nnlab explain: what a trained classifier looks at (CS231n, Visualizing and Understanding).
 
     nnlab explain RUN IMAGE... --method saliency|guided_backprop|integrated_gradients|occlusion|gradcam|gradcam++
+        [--target CLASS | --box N (detection runs)] [--layer NAME] [--out DIR]
     nnlab explain filters RUN [--layer NAME] --out f.png
     nnlab explain activations RUN IMAGE --out DIR
     nnlab explain embed RUN [--split test] --out f.png
