@@ -67,7 +67,8 @@ def test_tools(cnn_run, mlp_run, digit_pngs, tmp_path, capsys):
 
 
 def test_tool_bad_input(cnn_run, mlp_run, tmp_path, capsys):
-    assert main(["explain", "filters", str(cnn_run), "--layer", "layer1.0.bn1", "--out", str(tmp_path / "f.png")]) == 2
+    f = str(tmp_path / "f.png")
+    assert main(["explain", "filters", str(cnn_run), "--layer", "layer1.0.bn1", "--out", f]) == 2
     assert "is not a convolution or a linear layer; valid layers" in capsys.readouterr().err
     assert main(["explain", "embed", str(mlp_run), "--split", "tst"]) == 2
     assert "no 'tst' split (it has: train" in capsys.readouterr().err
