@@ -72,3 +72,17 @@ def inspect_image(run_dir: str | Path, image: str | Path) -> dict[str, Any]:
     p, idx = probs.topk(min(5, len(run.classes)))
     top = [{"class": run.classes[i], "prob": q} for q, i in zip(p.tolist(), idx.tolist())]
     return {"input_png": _png(x[0].float().cpu()), "top": top, "layers": layers}
+
+
+def explain_upload(run_dir: str | Path, image: str | Path, method: str, target: int | None = None) -> dict[str, Any]:
+    """One attribution map for an uploaded image, as an overlay PNG (base64), with the explained class. Unlike
+    ``inspect_image`` this needs gradients, so it runs outside inference mode."""
+    import tempfile
+
+    from nnlab.explain import Request, explain_images
+
+    with tempfile.TemporaryDirectory() as tmp:
+        [r] = explain_images(run_dir, [image], Request(method, target), tmp)
+        png = base64.b64encode(Path(r["png"]).read_bytes()).decode()
+    return {"png": png, "class": r["class"], "prob": r["prob"], "method": method, "layer": r["layer"],
+            "note": r["note"]}

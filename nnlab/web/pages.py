@@ -9,9 +9,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from nnlab.errors import UserError
+from nnlab.explain.attribution import METHODS
 from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, csrf_guard, csrf_token, session, sign_session
 from nnlab.web.datasets import samples
-from nnlab.web.inspect import inspect_image
+from nnlab.web.inspect import explain_upload, inspect_image
 from nnlab.web.routes_api import Id, saved_uploads
 from nnlab.web.service import Workbench
 
@@ -224,6 +225,26 @@ def inspect_post(request: Request, job_id: Id, file: UploadFile = File(...)) -> 
     with saved_uploads(w, file) as [path]:
         result = inspect_image(w.run_dir(job_id), path)
     return render(request, "inspect.html", job=w.job(job_id), result=result)
+
+
+@router.get("/jobs/{job_id}/explain")
+def explain_page(request: Request, job_id: Id) -> Response:
+    return _gate(request) or render(request, "explain.html", job=_wb(request).job(job_id), methods=METHODS)
+
+
+@router.post("/jobs/{job_id}/explain")
+def explain_post(request: Request, job_id: Id, file: UploadFile = File(...), method: str = Form(...),
+                 target: str = Form("")) -> Response:
+    if gate := _gate(request, True):
+        return gate
+    w = _wb(request)
+    try:
+        cls = int(target) if target.strip() else None
+    except ValueError:
+        raise UserError(f"target must be a class index (a whole number), got {target!r}") from None
+    with saved_uploads(w, file) as [path]:
+        result = explain_upload(w.run_dir(job_id), path, method, cls)
+    return render(request, "explain.html", job=w.job(job_id), methods=METHODS, result=result, chosen=method)
 
 
 @router.post("/jobs/{job_id}/{action}")  # last: the fixed job paths above win

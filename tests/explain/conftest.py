@@ -1,0 +1,48 @@
+"""Tiny trained runs to explain: a digits MLP and a digits ResNet-20 (in-place ReLUs, batch norm), one epoch each."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import nnlab
+
+
+def _fit(root: Path, name: str, model: dict, train_size: int | None = None) -> Path:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cfg = {"name": name, "seed": 0, "data": {"dataset": "digits", "train_size": train_size},
+               "model": model, "optim": {"name": "adam", "lr": 0.01},
+               "train": {"epochs": 1, "batch_size": 32, "checkpoint": {"keep_last": 0}}}
+        return nnlab.fit(cfg, runs_root=root, progress=False).dir
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def mlp_run(tmp_path_factory) -> Path:
+    return _fit(tmp_path_factory.mktemp("runs"), "mlp", {"name": "mlp", "hidden": [64]})
+
+
+@pytest.fixture(scope="session")
+def cnn_run(tmp_path_factory) -> Path:
+    return _fit(tmp_path_factory.mktemp("runs"), "cnn", {"name": "resnet20"}, train_size=128)
+
+
+@pytest.fixture(scope="session")
+def digit_pngs(tmp_path_factory) -> list[Path]:
+    """Three 8x8 grayscale digit files (0, 1, 2) and an RGB file for the channel check (last)."""
+    from sklearn.datasets import load_digits
+
+    root, d = tmp_path_factory.mktemp("images"), load_digits()
+    paths = []
+    for i in range(3):
+        paths.append(root / f"digit{i}.png")
+        Image.fromarray((d.images[i] * 16).clip(0, 255).astype(np.uint8)).save(paths[-1])
+    paths.append(root / "colour.png")
+    Image.fromarray(np.full((8, 8, 3), (255, 0, 0), np.uint8)).save(paths[-1])
+    return paths
