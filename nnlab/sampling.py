@@ -109,12 +109,16 @@ def traverse(run_dir: str | Path, dims: Sequence[int] | None = None, steps: int 
     return result
 
 
-def classifier_outputs(classifier: LoadedRun, images: torch.Tensor, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """Penultimate features (N, D) and logits (N, K) of a classification run's CNN for images in [0, 1]."""
-    model, pre = classifier.model, classifier.preprocess
-    if not isinstance(model, Classifier):
+def _cnn(classifier: LoadedRun) -> LoadedRun:
+    if not isinstance(classifier.model, Classifier):
         raise UserError(f"{classifier.dir} is a {classifier.config.model.name} run; the Fréchet distance needs "
                         "a CNN classifier run (e.g. lenet5) for its penultimate features")
+    return classifier
+
+
+def classifier_outputs(classifier: LoadedRun, images: torch.Tensor, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Penultimate features (N, D) and logits (N, K) of a classification run's CNN for images in [0, 1]."""
+    model, pre = _cnn(classifier).model, classifier.preprocess
     if images.shape[1] != pre.channels:
         raise UserError(f"the classifier takes {pre.channels}-channel images, the samples have {images.shape[1]}")
     feats, logits = [], []
@@ -134,8 +138,8 @@ def frechet(run_dir: str | Path, classifier_dir: str | Path, n: int = 5000, seed
     """Fréchet distance of n samples to one half of the real test split (``fd``), of the other half to it
     (``fd_floor``: what a perfect generator would score with that many images), and the classifier's view of
     the samples and of real images (``samples_*`` / ``real_*``: confidence, class entropy)."""
+    classifier = _cnn(load_run(classifier_dir))
     run = _generative(run_dir, weights)
-    classifier = load_run(classifier_dir)
     real = run_data(run.dir, run.config).split("test").images.float() / 255  # (N, C, H, W)
     half = len(real) // 2
     if half < 2:

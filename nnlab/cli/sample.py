@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.frechet:
+        nnlab.load_run(args.frechet)  # a missing or unreadable classifier run fails before any sampling
     r = nnlab.sample(args.run_dir, args.n, args.out, args.seed, args.weights)
     print(f"{args.n} samples in {r['seconds']:.2f} s ({args.n / r['seconds']:.1f} images/s) -> {r['png']}")
     if args.frechet:
