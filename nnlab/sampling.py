@@ -32,16 +32,18 @@ def _generator(run: LoadedRun, seed: int) -> torch.Generator:
 
 
 def sample(run_dir: str | Path, n: int = 64, out: str | Path | None = None, seed: int = 0,
-           weights: str = "best", cols: int = 8) -> dict[str, Any]:
-    """n samples of a VAE, GAN or PixelCNN run (``images`` (n, C, H, W) in [0, 1]); with ``out``, a PNG grid.
-    ``seconds``: the time the sampling took (PixelCNN draws pixel by pixel)."""
+           weights: str = "best", cols: int = 8, grid: int = 256) -> dict[str, Any]:
+    """n samples of a VAE, GAN or PixelCNN run (``images`` (n, C, H, W) in [0, 1]); with ``out``, a PNG grid
+    of the first ``grid`` of them. ``seconds``: the time the sampling took (PixelCNN draws pixel by pixel)."""
     run = _generative(run_dir, weights)
     start = time.perf_counter()
     with torch.inference_mode():
         images = run.task.sample(run.model, n, _generator(run, seed)).cpu()
     result: dict[str, Any] = {"images": images, "seconds": time.perf_counter() - start}
     if out is not None:
-        result["png"] = str(image_grid_png(list(images), out, cols=cols, title=f"{run.dir.name} · {n} samples"))
+        shown = images[:grid]
+        title = f"{run.dir.name} · {len(shown)} samples"
+        result["png"] = str(image_grid_png(list(shown), out, cols=cols, title=title))
     return result
 
 
@@ -116,7 +118,8 @@ def _cnn(classifier: LoadedRun) -> LoadedRun:
     return classifier
 
 
-def classifier_outputs(classifier: LoadedRun, images: torch.Tensor, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def classifier_outputs(classifier: LoadedRun, images: torch.Tensor,
+                       batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features (N, D) and logits (N, K) of a classification run's CNN for images in [0, 1]."""
     model, pre = _cnn(classifier).model, classifier.preprocess
     if images.shape[1] != pre.channels:

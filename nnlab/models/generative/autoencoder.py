@@ -53,8 +53,8 @@ def mlp_coder(in_chans: int, size: tuple[int, int], hidden: list[int], code: int
 
 
 def conv_coder(in_chans: int, size: tuple[int, int], hidden: list[int], code: int, latent: int, act: str) -> Coder:
-    """Convolutional encoder / decoder pair (widths as in ``mlp_coder``). Each stage halves H and W (3x3, stride 2, padding 1); the decoder mirrors it with output padding so
-    that odd sizes come back exactly."""
+    """Convolutional encoder / decoder pair (widths as in ``mlp_coder``). Each stage halves H and W (3x3,
+    stride 2, padding 1); the decoder mirrors it with output padding so that odd sizes come back exactly."""
     sizes = [tuple(size)]
     for _ in hidden:
         h, w = sizes[-1]
