@@ -32,7 +32,7 @@ def _generator(run: LoadedRun, seed: int) -> torch.Generator:
 
 
 def sample(run_dir: str | Path, n: int = 64, out: str | Path | None = None, seed: int = 0,
-           weights: str = "best", cols: int = 8, grid: int = 256) -> dict[str, Any]:
+           weights: str = "best", cols: int = 8, grid: int = 64) -> dict[str, Any]:
     """n samples of a VAE, GAN or PixelCNN run (``images`` (n, C, H, W) in [0, 1]); with ``out``, a PNG grid
     of the first ``grid`` of them. ``seconds``: the time the sampling took (PixelCNN draws pixel by pixel)."""
     run = _generative(run_dir, weights)
