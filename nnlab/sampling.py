@@ -87,9 +87,9 @@ def interpolate(run_dir: str | Path, a: str, b: str, steps: int = 10, out: str |
 def traverse(run_dir: str | Path, dims: Sequence[int] | None = None, steps: int = 9, span: float = 3.0,
              start: str | None = None, out: str | Path | None = None, weights: str = "best") -> dict[str, Any]:
     """One row per latent dimension: that coordinate swept over [-span, span] (others at the prior mean, or at
-    the posterior mean of image ``start``): (len(dims) * steps, C, H, W)."""
+    the posterior mean of image ``start``): (len(dims) * steps, C, H, W). Default dims: the 8 most active."""
     run, vae = _vae(run_dir, weights)
-    dims = list(range(min(vae.latent, 8))) if not dims else list(dims)
+    dims = active_dims(run, vae)[:8] if not dims else list(dims)
     bad = [d for d in dims if not 0 <= d < vae.latent]
     if bad:
         raise UserError(f"latent dimension {bad[0]} is out of range: this vae has {vae.latent} "
@@ -116,6 +116,15 @@ def _cnn(classifier: LoadedRun) -> LoadedRun:
         raise UserError(f"{classifier.dir} is a {classifier.config.model.name} run; the Fréchet distance needs "
                         "a CNN classifier run (e.g. lenet5) for its penultimate features")
     return classifier
+
+
+def active_dims(run: LoadedRun, vae: VAE, images: int = 1000) -> list[int]:
+    """Latent dimensions by decreasing activity Var_x(E_q[z|x]) over the first test images (Burda et al. 2016:
+    a dimension whose posterior mean does not move with x is unused, its KL pushed to zero)."""
+    test = run_data(run.dir, run.config).split("test").images[:images]
+    with torch.inference_mode():
+        mu = vae.encode(run.preprocess.normalize(test).to(run.device))[0]  # (N, latent)
+    return mu.var(0).argsort(descending=True).tolist()
 
 
 def classifier_outputs(classifier: LoadedRun, images: torch.Tensor,

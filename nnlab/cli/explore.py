@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--interpolate", nargs=2, metavar=("A", "B"),
                       help="two images (file paths or test-split indices)")
     mode.add_argument("--traverse", nargs="*", type=int, metavar="DIM",
-                      help="latent dimensions to sweep (default: the first 8)")
+                      help="latent dimensions to sweep (default: the 8 most active)")
     p.add_argument("--steps", type=int, default=None, help="images per row (default 10 / 9)")
     p.add_argument("--span", type=float, default=3.0, help="traverse: sweep each dimension over [-span, span]")
     p.add_argument("--start", default=None, help="traverse: around this image's code instead of the prior mean")

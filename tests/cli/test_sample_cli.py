@@ -75,3 +75,13 @@ def test_train_refuses_a_binarization_threshold_outside_0_1(tmp_path):
 def test_train_refuses_pixelcnn_on_grey_images(tmp_path):
     r = main("train", "configs/generate/digits_pixelcnn.yaml", "--generate.binarize=null", "--runs", str(tmp_path))
     _fails(r, "17 grey levels", "generate.binarize")
+
+
+def test_traverse_defaults_to_the_most_active_dimensions(runs):
+    from nnlab.inference import load_run
+    from nnlab.sampling import active_dims
+
+    run = load_run(runs["vae"])
+    order = active_dims(run, run.model)
+    assert sorted(order) == [0, 1, 2]
+    assert nnlab.traverse(runs["vae"], steps=3)["dims"] == order

@@ -61,7 +61,7 @@ def test_pixelcnn_overfits_one_batch():
     model = GENERATIVE.build("pixelcnn", in_chans=1, input_size=(6, 6), channels=16, blocks=1)
     x = (torch.rand(4, 1, 6, 6, generator=torch.Generator().manual_seed(1)) > 0.5).float()
     opt = torch.optim.Adam(model.parameters(), 0.01)
-    first = float(pixelcnn_nll(model, x).mean())
+    first = float(pixelcnn_nll(model, x).mean().detach())
     for _ in range(60):
         loss = pixelcnn_nll(model, x).mean()
         opt.zero_grad()
