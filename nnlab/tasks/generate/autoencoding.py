@@ -37,10 +37,6 @@ class ReconstructionEvaluator:
             take = self.keep - len(self.shown)
             self.shown += list(torch.stack([target[:take], recon[:take]], 1).cpu())  # (2, C, H, W) each
 
-    @property
-    def count(self) -> int:
-        return self.sums.counts.get("mse", 0)
-
     def compute(self) -> dict[str, float]:
         return self.sums.means("loss", "mse", "psnr")
 
@@ -51,7 +47,7 @@ def reconstruction_grid(evaluator: ReconstructionEvaluator, out_dir: Path, split
 
     pairs = [img for pair in evaluator.shown for img in pair]
     path = image_grid_png(pairs, out_dir / f"reconstructions_{split}.png", cols=8, title=title)
-    return {"count": evaluator.count, "reconstructions_png": str(path)}
+    return {"count": evaluator.sums.count, "reconstructions_png": str(path)}
 
 
 class Autoencoding(Objective):

@@ -67,6 +67,11 @@ class Sums:
             self.sums[k] = self.sums[k] + v.sum() if k in self.sums else v.sum()
             self.counts[k] = self.counts.get(k, 0) + len(v)
 
+    @property
+    def count(self) -> int:
+        """Images seen (the most any value was added for)."""
+        return max(self.counts.values(), default=0)
+
     def means(self, *names: str) -> dict[str, float]:
         return {k: float(self.sums[k]) / self.counts[k] if k in self.sums else float("nan") for k in names}
 
@@ -104,8 +109,8 @@ class Objective(ABC):
 
         model = evaluator.model
         images = self.sample(model, self.cfg.samples, seeded(next(model.parameters()).device)).cpu()
-        return {"samples_png": str(image_grid_png(list(images), out_dir / f"samples_{split}.png", cols=8,
-                                                  title=f"{title} · samples"))}
+        path = image_grid_png(list(images), out_dir / f"samples_{split}.png", cols=8, title=f"{title} · samples")
+        return {"count": evaluator.sums.count, "samples_png": str(path)}
 
     def sample(self, model: nn.Module, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n new images (n, C, H, W) in [0, 1]."""
