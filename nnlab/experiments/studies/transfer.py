@@ -20,6 +20,15 @@ MODES = ("scratch", "frozen + new head", "fine-tune")
 FEATURES = {"lenet5": "features", "resnet20": "up_to:layer3"}
 
 
+def find_mnist(study: str) -> Path:
+    """MNIST's folder: $NNLAB_MNIST, else ../shared/datasets/mnist from here or from the repository."""
+    places = [Path(os.environ["NNLAB_MNIST"])] if os.environ.get("NNLAB_MNIST") else MNIST_PLACES
+    found = [p for p in places if p.is_dir()]
+    if not found:
+        raise UserError(f"the {study} study needs MNIST in {' or '.join(map(str, places))} (or set NNLAB_MNIST)")
+    return found[0].resolve()
+
+
 def transfer_config(name: str, data: dict[str, Any], model: str, seed: int, epochs: int, per_class: int | None,
                     classes: list[int], **model_opts: Any) -> dict[str, Any]:
     size = None if per_class is None else per_class * len(classes)
@@ -58,11 +67,7 @@ def run_transfer(ctx: StudyContext, data: dict[str, Any], model: str, shots: tup
 
 @STUDIES.register("transfer")
 def study(ctx: StudyContext) -> StudyReport:
-    places = [Path(os.environ["NNLAB_MNIST"])] if os.environ.get("NNLAB_MNIST") else MNIST_PLACES
-    found = [p for p in places if p.is_dir()]
-    if not found:
-        raise UserError(f"the transfer study needs MNIST in {' or '.join(map(str, places))} (or set NNLAB_MNIST)")
-    data = {"dataset": "mnist", "path": str(found[0].resolve())}
+    data = {"dataset": "mnist", "path": str(find_mnist("transfer"))}
     shots = (10, 50, 200)
     pre_epochs, steps, repeats = (3, 300, ctx.n_repeats(2, 3)) if ctx.full else (1, 150, ctx.n_repeats(2, 3))
     rows, acc, pre_acc = run_transfer(ctx, data, "lenet5", shots, pre_epochs, steps, repeats)
