@@ -2,9 +2,11 @@
 reconstructing its input; the decoder is thrown away and the encoder initialises a supervised model).
 
 An MLP autoencoder (784 -> 256 -> 32 -> 256 -> 784, L2 loss) learns from every MNIST training image without
-labels; then a classifier with the encoder's shape (784 -> 256 -> 32 -> 10) learns from 10, 100 or 1,000
-labelled images per class: (a) from scratch, (b) the encoder's weights frozen + a linear head, (c) the encoder's
-weights fine-tuned with the head.
+labels; then a classifier 784 -> 256 -> 10 learns from 10, 100 or 1,000 labelled images per class: (a) from
+scratch, (b) the encoder's first layer (784 -> 256, ReLU: the same function in both models) frozen + a linear
+head, (c) that layer fine-tuned with the head. The 32-d code itself is linear in the autoencoder while the MLP
+puts a ReLU after every hidden layer; transferring it too (784-256-32-10) scored lower in every arm (10/class:
+frozen 54%, fine-tuned 71% vs scratch 76%; one quick run, README).
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from nnlab.models.transfer import read_state_dict
 
 MODES = ("scratch", "AE frozen + linear", "AE fine-tuned")
 HIDDEN, LATENT = 256, 32
-# the autoencoder's encoder layers -> the MLP classifier's feature layers (nnlab.models.classic.mlp)
-KEY_MAP = {"encoder.1.": "features.0.", "encoder.3.": "features.2."}
+# the autoencoder's first encoder layer -> the MLP classifier's first layer (nnlab.models.classic.mlp)
+KEY_MAP = {"encoder.1.": "features.0."}
 
 
 def encoder_weights(ae_run: Path, out: Path) -> Path:
@@ -50,7 +52,7 @@ def run_pretraining(ctx: StudyContext, data: dict[str, Any], shots: tuple[int, .
     for n in shots:
         batches = max(1, -(-n * 10 // (16 if n * 10 <= 64 else 32)))
         for mode in MODES:
-            opts: dict[str, Any] = {"hidden": [HIDDEN, LATENT]}
+            opts: dict[str, Any] = {"hidden": [HIDDEN]}
             if mode != "scratch":
                 opts.update(weights=str(encoder), reset_head=True)
             if mode == "AE frozen + linear":
@@ -76,11 +78,11 @@ def study(ctx: StudyContext) -> StudyReport:
         "which helps when labels are few.",
         [f"MLP autoencoder 784-{HIDDEN}-{LATENT}-{HIDDEN}-784 (ReLU, L2 loss, Adam 2e-3) trained {ae_epochs} "
          "epoch(s) on every MNIST training image without labels",
-         f"classifier MLP 784-{HIDDEN}-{LATENT}-10 (ReLU after the code), Adam 1e-3, about {steps} optimizer "
+         f"classifier MLP 784-{HIDDEN}-10, Adam 1e-3, about {steps} optimizer "
          f"steps per run on {', '.join(map(str, shots))} labelled images per class, best of a 5% validation split, "
          "tested on all 10,000 MNIST test images",
-         "frozen: the two encoder layers frozen, a new linear head on the 32-d code; fine-tuned: the same start, "
-         f"every layer trains; {repeats} seed(s), each its own labelled subset"],
+         f"frozen: the encoder's first layer (784-{HIDDEN}, ReLU) frozen, a new linear head; fine-tuned: the same "
+         f"start, every layer trains; {repeats} seed(s), each its own labelled subset"],
         [Table("Test accuracy (%)", ["labels per class", *MODES], rows)],
         _verdict(acc, shots), [_figure(acc, shots, ctx)])
 
