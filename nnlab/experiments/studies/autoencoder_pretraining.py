@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.engine import checkpoint
-from nnlab.experiments.common import fmt_ms, mean_std, save_figure
+from nnlab.experiments.common import fmt_ms, mean_std
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
-from nnlab.experiments.studies.transfer import find_mnist, transfer_config
+from nnlab.experiments.studies.transfer import find_mnist, shots_figure, transfer_config
 from nnlab.models.transfer import read_state_dict
 
 MODES = ("scratch", "AE frozen + linear", "AE fine-tuned")
@@ -100,14 +100,4 @@ def _verdict(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...]) ->
 
 
 def _figure(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...], ctx: StudyContext) -> Path:
-    from nnlab.plots import plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for mode in MODES:
-        ax.plot(shots, [100 * mean_std(acc[(mode, n)])[0] for n in shots], marker="o", label=mode)
-    ax.set_xscale("log")
-    ax.set_xticks(list(shots), [str(n) for n in shots])
-    ax.set_xlabel("labelled images per class")
-    ax.set_ylabel("test accuracy (%)")
-    ax.legend()
-    return save_figure(fig, ctx.out / "autoencoder_pretraining.png")
+    return shots_figure(acc, shots, MODES, "labelled images per class", ctx.out / "autoencoder_pretraining.png")

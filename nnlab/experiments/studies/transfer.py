@@ -101,15 +101,21 @@ def _verdict(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...]) ->
 
 
 def _figure(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...], ctx: StudyContext) -> Path:
+    return shots_figure(acc, shots, MODES, "labelled images per class (digits 5-9)", ctx.out / "transfer.png")
+
+
+def shots_figure(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...], modes: tuple[str, ...],
+                 xlabel: str, path: Path) -> Path:
+    """Mean test accuracy per mode against the number of labels per class (log axis)."""
     from nnlab.plots import plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for mode in MODES:
+    for mode in modes:
         means = [100 * mean_std(acc[(mode, n)])[0] for n in shots]
         ax.plot(shots, means, marker="o", label=mode)
     ax.set_xscale("log")
     ax.set_xticks(list(shots), [str(n) for n in shots])
-    ax.set_xlabel("labelled images per class (digits 5-9)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.legend()
-    return save_figure(fig, ctx.out / "transfer.png")
+    return save_figure(fig, path)
