@@ -213,12 +213,24 @@ class GenerateConfig:
 
     binarize: float | None = None  # threshold in (0, 1): pixels become 0/1 (Bernoulli data); None: keep grey
     noise_std: float = 0.0  # denoising: Gaussian noise on the inputs in training, the clean image as target
-    samples: int = 16  # images in the reconstruction grid a run writes
+    samples: int = 16  # images in the reconstruction / sample grids nnlab eval writes
+    beta: float = 1.0  # vae: weight of the KL term (1: the ELBO; beta-VAE otherwise)
+    iw_samples: int = 100  # vae: k of the importance-weighted bound on -log p(x) (0: skip it)
+    iw_images: int | None = 1000  # vae: images per evaluated split that get the k-sample bound (None: all)
+    gan_loss: str = "standard"  # gan: standard (non-saturating) | wgan-gp
+    label_smoothing: float = 0.0  # gan: one-sided, the real label becomes 1 - s
+    gp_weight: float = 10.0  # gan, wgan-gp: weight of the gradient penalty
 
     def __post_init__(self) -> None:
         _check(self.binarize is None or 0.0 < self.binarize < 1.0, "generate.binarize", "must be in (0, 1)")
         _check(self.noise_std >= 0, "generate.noise_std", "must be >= 0")
         _check(self.samples >= 1, "generate.samples", "must be >= 1")
+        _check(self.beta >= 0, "generate.beta", "must be >= 0")
+        _check(self.iw_samples >= 0, "generate.iw_samples", "must be >= 0")
+        _check(self.iw_images is None or self.iw_images >= 0, "generate.iw_images", "must be >= 0 or null")
+        _check(self.gan_loss in ("standard", "wgan-gp"), "generate.gan_loss", "must be standard or wgan-gp")
+        _check(0.0 <= self.label_smoothing < 0.5, "generate.label_smoothing", "must be in [0, 0.5)")
+        _check(self.gp_weight >= 0, "generate.gp_weight", "must be >= 0")
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Every registered task, with a tiny model on tiny data: fit two epochs, stop mid-epoch (Ctrl-C) and resume to
 bit-identical weights, ``nnlab eval`` reproduces the saved test metrics, predict, export where supported.
 
-A task added later gets these tests by adding its tiny config to ``TINY``."""
+A task added later gets these tests by adding its tiny config to ``TINY`` (keyed by the task's name; a task with
+several kinds of training adds more entries keyed ``<task>-<variant>``, e.g. the GAN's two optimizers)."""
 from __future__ import annotations
 
 import itertools
@@ -30,6 +31,14 @@ TINY = {
                "train": {"epochs": 2, "batch_size": 8}},
     "generate": {"task": "generate", "data": _DATA, "model": {"name": "autoencoder", "hidden": [16], "latent": 4},
                  "optim": {"name": "adam", "lr": 0.01}, "train": _TRAIN, "generate": {"noise_std": 0.1}},
+    "generate-vae": {"task": "generate", "data": _DATA, "model": {"name": "vae", "hidden": [16], "latent": 4},
+                     "optim": {"name": "adam", "lr": 0.01}, "train": _TRAIN,
+                     "generate": {"binarize": 0.5, "iw_samples": 5, "iw_images": 40}},
+    "generate-pixelcnn": {"task": "generate", "data": _DATA, "model": {"name": "pixelcnn", "channels": 8,
+                                                                       "blocks": 1},
+                          "optim": {"name": "adam", "lr": 0.01}, "train": _TRAIN, "generate": {"binarize": 0.5}},
+    "generate-gan": {"task": "generate", "data": _DATA, "model": {"name": "dcgan", "latent": 8, "width": 8},
+                     "optim": {"name": "adam", "lr": 0.002}, "train": _TRAIN},
     "rl": {"task": "rl", "model": {"name": "qmlp", "hidden": [16]}, "optim": {"name": "adam", "lr": 0.01},
            "train": {"epochs": 2, "batch_size": 8},
            "rl": {"env": "CartPole-v1", "steps_per_epoch": 8, "train_frequency": 2, "learning_starts": 16,
@@ -43,7 +52,9 @@ TINY = {
 
 
 def test_every_task_has_a_tiny_config():
-    assert sorted(TINY) == TASKS.names()
+    assert {cfg["task"] for cfg in TINY.values()} == set(TASKS.names())
+    assert all(key.split("-")[0] == cfg["task"] for key, cfg in TINY.items())  # variants are named by task
+    assert set(TASKS.names()) <= set(TINY)  # each task's plain entry exists
 
 
 def _config(name: str, tmp: Path) -> dict:
@@ -55,22 +66,27 @@ def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, task: str, batches: int) -> None:
-    """Press Ctrl-C (SIGINT to this process) during the given training batch of the task."""
-    cls = TASKS.get(task)
-    method = "manual_step" if cls.manual_optimization else "training_step"
-    original, calls = getattr(cls, method), itertools.count(1)
+    """Press Ctrl-C (SIGINT to this process) during the given training batch of the task (whichever of
+    ``training_step`` / ``manual_step`` the configured model trains with)."""
+    cls, calls = TASKS.get(task), itertools.count(1)
 
-    def step(self, *args):
-        if next(calls) == batches:
-            signal.raise_signal(signal.SIGINT)
-        return original(self, *args)
+    def patch(method: str) -> None:
+        original = getattr(cls, method)
 
-    monkeypatch.setattr(cls, method, step)
+        def step(self, *args):
+            if next(calls) == batches:
+                signal.raise_signal(signal.SIGINT)
+            return original(self, *args)
+
+        monkeypatch.setattr(cls, method, step)
+
+    patch("manual_step")
+    patch("training_step")
 
 
-@pytest.mark.parametrize("task", sorted(TINY))
-def test_fit_interrupt_resume_eval_predict(task, tmp_path, monkeypatch):
-    cfg = _config(task, tmp_path)
+@pytest.mark.parametrize("key", sorted(TINY))
+def test_fit_interrupt_resume_eval_predict(key, tmp_path, monkeypatch):
+    cfg, task = _config(key, tmp_path), TINY[key]["task"]
     full = nnlab.fit(cfg, runs_root=tmp_path / "full", progress=False)
     assert full.meta["task"] == task and full.meta["status"] == "completed" and full.meta["epochs_done"] == 2
 
@@ -107,9 +123,10 @@ def test_fit_interrupt_resume_eval_predict(task, tmp_path, monkeypatch):
             nnlab.export(full.dir, "onnx", out=tmp_path / "model.onnx")
 
 
-@pytest.mark.parametrize("task", sorted(TINY))
-def test_meta_records_the_task_and_what_rebuilds_the_model(task, tmp_path):
-    run = nnlab.fit({**_config(task, tmp_path), "train": {**_TRAIN, "epochs": 1}}, runs_root=tmp_path,
+@pytest.mark.parametrize("key", sorted(TINY))
+def test_meta_records_the_task_and_what_rebuilds_the_model(key, tmp_path):
+    task = TINY[key]["task"]
+    run = nnlab.fit({**_config(key, tmp_path), "train": {**_TRAIN, "epochs": 1}}, runs_root=tmp_path,
                     progress=False)
     loaded = nnlab.load_run(run.dir)
     assert loaded.meta["task"] == task and run.dir.parent.name == task

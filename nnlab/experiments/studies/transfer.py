@@ -20,6 +20,15 @@ MODES = ("scratch", "frozen + new head", "fine-tune")
 FEATURES = {"lenet5": "features", "resnet20": "up_to:layer3"}
 
 
+def find_mnist(study: str) -> Path:
+    """MNIST's folder: $NNLAB_MNIST, else ../shared/datasets/mnist from here or from the repository."""
+    places = [Path(os.environ["NNLAB_MNIST"])] if os.environ.get("NNLAB_MNIST") else MNIST_PLACES
+    found = [p for p in places if p.is_dir()]
+    if not found:
+        raise UserError(f"the {study} study needs MNIST in {' or '.join(map(str, places))} (or set NNLAB_MNIST)")
+    return found[0].resolve()
+
+
 def transfer_config(name: str, data: dict[str, Any], model: str, seed: int, epochs: int, per_class: int | None,
                     classes: list[int], **model_opts: Any) -> dict[str, Any]:
     size = None if per_class is None else per_class * len(classes)
@@ -58,11 +67,7 @@ def run_transfer(ctx: StudyContext, data: dict[str, Any], model: str, shots: tup
 
 @STUDIES.register("transfer")
 def study(ctx: StudyContext) -> StudyReport:
-    places = [Path(os.environ["NNLAB_MNIST"])] if os.environ.get("NNLAB_MNIST") else MNIST_PLACES
-    found = [p for p in places if p.is_dir()]
-    if not found:
-        raise UserError(f"the transfer study needs MNIST in {' or '.join(map(str, places))} (or set NNLAB_MNIST)")
-    data = {"dataset": "mnist", "path": str(found[0].resolve())}
+    data = {"dataset": "mnist", "path": str(find_mnist("transfer"))}
     shots = (10, 50, 200)
     pre_epochs, steps, repeats = (3, 300, ctx.n_repeats(2, 3)) if ctx.full else (1, 150, ctx.n_repeats(2, 3))
     rows, acc, pre_acc = run_transfer(ctx, data, "lenet5", shots, pre_epochs, steps, repeats)
@@ -99,15 +104,21 @@ def transfer_verdict(acc: dict[tuple[str, int], list[float]], shots: tuple[int, 
 
 
 def _figure(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...], ctx: StudyContext) -> Path:
+    return shots_figure(acc, shots, MODES, "labelled images per class (digits 5-9)", ctx.out / "transfer.png")
+
+
+def shots_figure(acc: dict[tuple[str, int], list[float]], shots: tuple[int, ...], modes: tuple[str, ...],
+                 xlabel: str, path: Path) -> Path:
+    """Mean test accuracy per mode against the number of labels per class (log axis)."""
     from nnlab.plots import plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for mode in MODES:
+    for mode in modes:
         means = [100 * mean_std(acc[(mode, n)])[0] for n in shots]
         ax.plot(shots, means, marker="o", label=mode)
     ax.set_xscale("log")
     ax.set_xticks(list(shots), [str(n) for n in shots])
-    ax.set_xlabel("labelled images per class (digits 5-9)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.legend()
-    return save_figure(fig, ctx.out / "transfer.png")
+    return save_figure(fig, path)

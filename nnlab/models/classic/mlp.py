@@ -10,6 +10,8 @@ from nnlab.models.registry import MODELS
 
 
 class MLP(nn.Module):
+    head_path = "head"  # the final Linear: model.reset_head keeps it fresh when loading other weights
+
     def __init__(self, in_features: int, num_classes: int, hidden: list[int], activation: str,
                  dropout: float, init: str = "default", norm: str = "none") -> None:
         super().__init__()

@@ -1,0 +1,122 @@
+"""PixelCNN (van den Oord et al. 2016; notes: PixelRNN / PixelCNN maximize the likelihood with the chain rule
+p(x) = prod_i p(x_i | x_1..x_{i-1}) over the pixels in raster order, generating from the top-left corner).
+
+Masked convolutions keep the chain rule: a type-A mask (first layer) lets output pixel i see only the pixels
+before i; type-B masks (later layers) also let it see position i of the previous layer, which itself saw only
+pixels before i. Training evaluates every conditional at once (one forward pass, parallel); sampling is
+sequential: one forward pass per pixel.
+
+Channels: all channels of pixel i are predicted from the pixels before i (they are conditionally
+independent given the past; the per-channel R -> G -> B masks of the paper are left out). Output: binary
+(``levels: 2``, one Bernoulli logit per channel and pixel) or ``levels: 256`` (a softmax over grey levels).
+``gated: true`` uses the gated activation tanh(a) * sigmoid(b) of Gated PixelCNN (van den Oord et al. 2016b)
+in the residual blocks (without the vertical / horizontal stacks, so the blind spot remains).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nnlab.errors import ConfigError
+from nnlab.models.generative.registry import GENERATIVE
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A convolution whose kernel is zero below the centre row and right of the centre (type A: the centre
+    too), so output (h, w) depends only on inputs before (h, w) in raster order."""
+
+    def __init__(self, mask_type: str, in_chans: int, out_chans: int, kernel_size: int) -> None:
+        super().__init__(in_chans, out_chans, kernel_size, padding=kernel_size // 2)
+        if mask_type not in ("A", "B"):
+            raise ValueError(f"mask type must be 'A' or 'B', got {mask_type!r}")
+        k = kernel_size
+        mask = torch.ones(1, 1, k, k)
+        mask[..., k // 2, k // 2 + (mask_type == "B"):] = 0  # centre row: from the centre (A) or after it (B)
+        mask[..., k // 2 + 1:, :] = 0  # every row below the centre
+        self.register_buffer("mask", mask, persistent=False)
+        self.mask_type = mask_type
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class ResidualBlock(nn.Module):
+    """1x1 -> masked k x k (type B) -> 1x1 with a skip connection (the paper's residual block); gated: the
+    middle layer gives 2h channels, combined as tanh(a) * sigmoid(b)."""
+
+    def __init__(self, channels: int, kernel_size: int, gated: bool) -> None:
+        super().__init__()
+        h = channels // 2
+        self.gated = gated
+        self.reduce = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, h, 1), nn.ReLU())
+        self.masked = MaskedConv2d("B", h, 2 * h if gated else h, kernel_size)
+        self.expand = nn.Sequential(nn.Conv2d(h, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.masked(self.reduce(x))  # (B, h or 2h, H, W)
+        if self.gated:
+            a, b = y.chunk(2, dim=1)
+            y = torch.tanh(a) * torch.sigmoid(b)
+        else:
+            y = torch.relu(y)
+        return x + self.expand(y)
+
+
+class PixelCNN(nn.Module):
+    """Input: images in [0, 1] pixel units (B, C, H, W). Output logits: (B, C, H, W) for ``levels`` = 2,
+    (B, levels, C, H, W) otherwise."""
+
+    def __init__(self, in_chans: int, input_size: tuple[int, int], channels: int, blocks: int, levels: int,
+                 kernel_size: int, gated: bool) -> None:
+        super().__init__()
+        self.in_chans, self.input_size, self.levels = in_chans, tuple(input_size), levels
+        out = in_chans if levels == 2 else in_chans * levels
+        self.net = nn.Sequential(
+            MaskedConv2d("A", in_chans, channels, 7),
+            *[ResidualBlock(channels, kernel_size, gated) for _ in range(blocks)],
+            nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, out, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x * 2 - 1)  # centred input
+        if self.levels == 2:
+            return out  # (B, C, H, W)
+        b, _, h, w = out.shape
+        return out.view(b, self.levels, self.in_chans, h, w)  # (B, L, C, H, W)
+
+    def to_levels(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] pixels -> integer classes 0..levels-1 (B, C, H, W)."""
+        return (x * (self.levels - 1)).round().long()
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images drawn pixel by pixel in raster order (H x W forward passes): (n, C, H, W) in [0, 1]."""
+        device = next(self.parameters()).device
+        h, w = self.input_size
+        x = torch.zeros(n, self.in_chans, h, w, device=device)
+        for i in range(h):
+            for j in range(w):
+                logits = self(x)[..., i, j].float()  # (n, C) or (n, L, C)
+                if self.levels == 2:
+                    u = torch.rand(logits.shape, device=device, generator=generator)
+                    x[:, :, i, j] = (u < torch.sigmoid(logits)).float()
+                else:
+                    probs = logits.softmax(1).transpose(1, 2).reshape(-1, self.levels)  # (n C, L)
+                    draw = torch.multinomial(probs, 1, generator=generator).view(n, self.in_chans)
+                    x[:, :, i, j] = draw.float() / (self.levels - 1)
+        return x
+
+
+@GENERATIVE.register("pixelcnn")
+def pixelcnn(*, in_chans: int, input_size: tuple[int, int], channels: int = 64, blocks: int = 5, levels: int = 2,
+             kernel_size: int = 3, gated: bool = False) -> PixelCNN:
+    """A PixelCNN: a 7x7 type-A masked convolution, ``blocks`` residual blocks of type-B masked convolutions,
+    two 1x1 layers; binary (``levels: 2``) or 256-way output."""
+    if levels not in (2, 256):
+        raise ConfigError(f"config key 'model.levels' must be 2 (binary pixels) or 256 (grey levels), got {levels!r}")
+    if not isinstance(channels, int) or channels < 2 or channels % 2:
+        raise ConfigError(f"config key 'model.channels' must be an even integer >= 2, got {channels!r}")
+    if not isinstance(blocks, int) or blocks < 0:
+        raise ConfigError(f"config key 'model.blocks' must be an integer >= 0, got {blocks!r}")
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ConfigError(f"config key 'model.kernel_size' must be an odd positive integer, got {kernel_size!r}")
+    return PixelCNN(in_chans, input_size, channels, blocks, levels, kernel_size, gated)
