@@ -140,10 +140,13 @@ class Detect(Task):
     def learns_without_loop(self, model: nn.Module) -> bool:
         return isinstance(model, ClassicDetector) and model.fit_mode != "loss"
 
-    def learn_without_loop(self, model: ClassicDetector, data: TaskData, device: torch.device) -> None:
-        if model.fit_mode == "fit":
-            train = data.split("train")
-            model.fit(train.images, train.targets)
+    def learn_without_loop(self, model: ClassicDetector, data: TaskData, device: torch.device) -> dict[str, float]:
+        """``fit`` on the training split's raw pixels (the detector's own statistics: patches, proposal recall,
+        hard negatives ...); nothing for pretrained references."""
+        if model.fit_mode != "fit":
+            return {}
+        train = data.split("train")
+        return model.fit(train.images, train.targets)
 
     def training_step(self, model: nn.Module, batch: tuple[torch.Tensor, Targets]) -> tuple[torch.Tensor, Logs]:
         x, targets = batch
