@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops import clip_boxes_to_image
 
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader
@@ -190,6 +191,7 @@ class Detect(Task):
             with torch.inference_mode():
                 (det,) = self.detect(model, x)
             boxes = (det["boxes"].cpu() - torch.tensor([ox, oy, ox, oy])) / torch.tensor([sx, sy, sx, sy])
+            boxes = clip_boxes_to_image(boxes, (img.size[1], img.size[0]))  # a box reaching into letterbox padding
             scores, labels = det["scores"].cpu(), det["labels"].cpu()
             found = [{"class": classes[int(c)], "score": float(s), "box": [round(float(v), 1) for v in b]}
                      for b, s, c in zip(boxes, scores, labels)]

@@ -78,12 +78,13 @@ class FixedBox(ClassicDetector):
 
     def forward(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         self.seen = images
-        return [{"boxes": torch.tensor([[8.0, 8.0, 24.0, 24.0]]), "scores": torch.tensor([0.9]),
+        return [{"boxes": torch.tensor([[8.0, 4.0, 24.0, 24.0]]), "scores": torch.tensor([0.9]),
                  "labels": torch.tensor([0])} for _ in images]
 
 
-@pytest.mark.parametrize("mode, expected", [("squash", [16.0, 8.0, 48.0, 24.0]),  # x / 0.5, y / 1
-                                            ("letterbox", [16.0, 0.0, 48.0, 32.0])])  # / 0.5, 8 px pad on top
+# squash: x / 0.5, y / 1; letterbox: (v - 8 px of top padding) / 0.5, so y1 = -8, clipped to the image
+@pytest.mark.parametrize("mode, expected", [("squash", [16.0, 4.0, 48.0, 24.0]),
+                                            ("letterbox", [16.0, 0.0, 48.0, 32.0])])
 def test_predict_maps_boxes_back_to_the_original_image(tmp_path, mode, expected):
     path = tmp_path / "wide.png"
     Image.fromarray(np.full((32, 64, 3), 255, np.uint8)).save(path)  # W 64 x H 32, white
