@@ -166,24 +166,28 @@ def people(ctx: StudyContext, root: Path) -> dict[str, Result]:
     from nnlab.metrics.detection import evaluate_detections
     from nnlab.models.detection import DETECTORS
 
-    data = read_pennfudan(root, (256, 192))  # (H, W): most photos are portrait-ish, people 80-250 px tall
+    data = read_pennfudan(root, (384, 288))  # (H, W): the pedestrian model needs people >= 128 px tall
     n_train, n_test = (120, 50) if ctx.full else (60, 30)
     if len(data.images) < n_train + n_test:
         raise DataError(f"{root} holds {len(data.images)} photos; the study needs {n_train + n_test}")
-    targets = [{"boxes": t["boxes"], "labels": t["labels"]} for t in data.targets]
-    train, test = slice(0, n_train), slice(len(targets) - n_test, len(targets))
+    # a seeded shuffle: the files are sorted Fudan (larger people) then Penn (smaller, more per photo)
+    order = torch.randperm(len(data.images), generator=torch.Generator().manual_seed(0))
+    train, test = order[:n_train], order[len(order) - n_test:]
+    every = [{"boxes": t["boxes"], "labels": t["labels"]} for t in data.targets]
+    images = {"train": data.images[train], "test": data.images[test]}
+    targets = {"train": [every[i] for i in train.tolist()], "test": [every[i] for i in test.tolist()]}
     out = {}
     for name, model in (("hog_people (OpenCV, pretrained)", DETECTORS.build("hog_people")),
                         ("hog_svm (nnlab, trained here)", DETECTORS.build(
-                            "hog_svm", classes=1, window=(96, 48), min_scale=1.0, scale_step=1.2))):
+                            "hog_svm", classes=1, window=(128, 64), min_scale=1.0, scale_step=1.2))):
         t0 = time.perf_counter()
         if model.fit_mode == "fit":
-            model.fit(data.images[train], targets[train])
+            model.fit(images["train"], targets["train"])
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        preds = model.predict(data.images[test])
+        preds = model.predict(images["test"])
         ms = 1000 * (time.perf_counter() - t0) / n_test
-        res = evaluate_detections(preds, targets[test], 1)
+        res = evaluate_detections(preds, targets["test"], 1)
         out[name] = Result(res.stats["mAP50"], res.stats["mAP"], train_s, ms)
         ctx.log(f"penn-fudan {name}: mAP50 {res.stats['mAP50']:.3f}  mAP {res.stats['mAP']:.3f}  {ms:.1f} ms/image")
     return out
