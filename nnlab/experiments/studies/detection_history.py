@@ -237,7 +237,8 @@ def _figure(results: dict[tuple[str, str], Result], datasets: Sequence[str], ctx
         axes[0].bar(xs, [results[(d, det)].map50 for det in DETECTORS], width, label=d)
         axes[1].bar(xs, [results[(d, det)].ms for det in DETECTORS], width, label=d)
     for ax, label in zip(axes, ("test mAP@0.5", "ms / image (log)")):
-        ax.set_xticks([j + width * (len(datasets) - 1) / 2 for j in range(len(DETECTORS))], DETECTORS, fontsize=8)
+        centres = [j + width * (len(datasets) - 1) / 2 for j in range(len(DETECTORS))]
+        ax.set_xticks(centres, DETECTORS, fontsize=8, rotation=15)
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
     axes[1].set_yscale("log")
