@@ -186,7 +186,8 @@ class Detect(Task):
         for path in paths:
             img = open_image(path, pre.channels)
             empty = BoxRecord(Path(path).name, img.size[0], img.size[1])
-            arr, _, (sx, sy, ox, oy) = resize_record(img, empty, pre.height, pre.width, info.get("resize_mode", "squash"))
+            mode = info.get("resize_mode", "squash")
+            arr, _, (sx, sy, ox, oy) = resize_record(img, empty, pre.height, pre.width, mode)
             x = pre.normalize(torch.from_numpy(arr)[None]).to(device)
             with torch.inference_mode():
                 (det,) = self.detect(model, x)
