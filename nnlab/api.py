@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -169,7 +170,9 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         else:
             runs.update_meta(run.path, status="running", epochs=t.epochs)
         if not loop:
-            task.learn_without_loop(model, data, device)
+            t0 = time.perf_counter()
+            stats = task.learn_without_loop(model, data, device) or {}
+            runs.update_meta(run.path, fit={**stats, "seconds": round(time.perf_counter() - t0, 3)})
             return _fit_without_loop(task, model, data, cfg, run, device, monitor)
 
         if progress and (tr.weights or tr.freeze):

@@ -93,8 +93,9 @@ class Task(ABC):
         """True for models that learn without a training loop (kNN memorizes): no optimizer, no epochs."""
         return False
 
-    def learn_without_loop(self, model: nn.Module, data: TaskData, device: torch.device) -> None:
-        """How such a model learns from the training split."""
+    def learn_without_loop(self, model: nn.Module, data: TaskData, device: torch.device) -> dict[str, float] | None:
+        """How such a model learns from the training split; what it returns (statistics) goes into meta.json
+        as ``fit``, with the seconds it took."""
         raise NotImplementedError(f"task {self.name!r} trains every model with the training loop")
 
     # ------------------------------------------------------------------ training (nnlab.engine)

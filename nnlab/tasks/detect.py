@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops import clip_boxes_to_image
 
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader
@@ -132,10 +133,13 @@ class Detect(Task):
     def learns_without_loop(self, model: nn.Module) -> bool:
         return _fits_itself(model)
 
-    def learn_without_loop(self, model: nn.Module, data: TaskData, device: torch.device) -> None:
-        if model.fit_mode == "fit":
-            train = data.split("train")
-            model.fit(train.images, train.targets)
+    def learn_without_loop(self, model: nn.Module, data: TaskData, device: torch.device) -> dict[str, float]:
+        """``fit`` on the training split's raw pixels (the detector's own statistics: patches, proposal recall,
+        hard negatives ...); nothing for pretrained references."""
+        if model.fit_mode != "fit":
+            return {}
+        train = data.split("train")
+        return model.fit(train.images, train.targets)
 
     def training_step(self, model: nn.Module, batch: tuple[torch.Tensor, Targets]) -> tuple[torch.Tensor, Logs]:
         x, targets = batch
@@ -174,11 +178,13 @@ class Detect(Task):
         for path in paths:
             img = open_image(path, pre.channels)
             empty = BoxRecord(Path(path).name, img.size[0], img.size[1])
-            arr, _, (sx, sy, ox, oy) = resize_record(img, empty, pre.height, pre.width, info.get("resize_mode", "squash"))
+            mode = info.get("resize_mode", "squash")
+            arr, _, (sx, sy, ox, oy) = resize_record(img, empty, pre.height, pre.width, mode)
             x = pre.normalize(torch.from_numpy(arr)[None]).to(device)
             with torch.inference_mode():
                 (det,) = self.detect(model, x)
             boxes = (det["boxes"].cpu() - torch.tensor([ox, oy, ox, oy])) / torch.tensor([sx, sy, sx, sy])
+            boxes = clip_boxes_to_image(boxes, (img.size[1], img.size[0]))  # a box reaching into letterbox padding
             scores, labels = det["scores"].cpu(), det["labels"].cpu()
             found = [{"class": classes[int(c)], "score": float(s), "box": [round(float(v), 1) for v in b]}
                      for b, s, c in zip(boxes, scores, labels)]

@@ -74,7 +74,7 @@ class HogSvm(ClassicDetector):
         nby, nbx = self.window[0] // self.cell - self.block + 1, self.window[1] // self.cell - self.block + 1
         win = np.lib.stride_tricks.sliding_window_view(blocks, (nby, nbx), axis=(0, 1))  # (ny, nx, b, b, o, nby, nbx)
         win = np.moveaxis(win, (5, 6), (2, 3))  # (ny, nx, nby, nbx, b, b, o): the order of a crop's feature vector
-        return win.reshape(win.shape[0] * win.shape[1], -1), win.shape[0], win.shape[1]
+        return np.array(win).reshape(win.shape[0] * win.shape[1], -1), win.shape[0], win.shape[1]
 
     def scales(self, height: int, width: int) -> list[float]:
         out, s = [], self.min_scale

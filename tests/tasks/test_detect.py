@@ -1,0 +1,113 @@
+"""The detect task: splits, classic detectors trained through nnlab.fit, predict's box mapping, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import nnlab
+from nnlab import config as cfgmod
+from nnlab.data import Preprocess
+from nnlab.data.boxes import BoxDataset
+from nnlab.errors import ConfigError, DataError, UserError
+from nnlab.models.detection.classic.base import ClassicDetector
+from nnlab.tasks.detect import Detect, split_boxes
+
+
+@pytest.fixture(autouse=True)
+def sklearn_digits(tmp_path, monkeypatch):
+    """Scenes from scikit-learn's 8x8 digits (fast, always there), whatever MNIST the machine has."""
+    monkeypatch.setenv("NNLAB_MNIST", str(tmp_path / "no-mnist"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def _tiny(model: dict, digits=(1, 1), **train) -> dict:
+    return {"task": "detect", "name": model["name"], "data": {"dataset": "scenes", "image_size": [32, 32]},
+            "detect": {"scenes": {"n": 16, "n_test": 6, "digits": list(digits), "scale": [1.0, 1.0]}},
+            "model": model, "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 1, "batch_size": 8, **train}}
+
+
+def _boxes(n: int) -> BoxDataset:
+    targets = [{"boxes": torch.tensor([[0.0, 0.0, 4.0, 4.0]]), "labels": torch.tensor([i % 2])} for i in range(n)]
+    return BoxDataset(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 8, 8).clone(), targets,
+                      ["a", "b"], [f"{i}.png" for i in range(n)])
+
+
+def test_split_boxes_takes_missing_splits_from_train_and_keeps_given_ones():
+    out = split_boxes({"train": _boxes(20)}, 0.1, 0.25, None, seed=0)
+    assert [len(out[s]) for s in ("train", "val", "test")] == [13, 2, 5]
+    seen = sorted(f for s in out.values() for f in s.files)
+    assert seen == sorted(f"{i}.png" for i in range(20))  # a partition: nothing lost, nothing shared
+    again = split_boxes({"train": _boxes(20)}, 0.1, 0.25, None, seed=0)
+    assert again["test"].files == out["test"].files  # seeded
+    given = split_boxes({"train": _boxes(10), "test": _boxes(3)}, 0.0, 0.5, 4, seed=1)
+    assert len(given["test"]) == 3 and "val" not in given and len(given["train"]) == 4
+    with pytest.raises(DataError, match="leaves no training images"):
+        split_boxes({"train": _boxes(2)}, 0.0, 0.9, None, seed=0)
+
+
+def test_classic_fit_detector_trains_through_fit_and_evaluates(tmp_path):
+    model = {"name": "hog_svm", "window": [16, 16], "cell": 4, "mining_rounds": 1, "scale_step": 2.0}
+    run = nnlab.fit(_tiny(model), runs_root=tmp_path, progress=False)
+    fit = run.meta["fit"]
+    assert fit["positives"] == 14 and fit["seconds"] > 0  # 16 scenes less a 10% val split, one digit each
+    r = nnlab.evaluate(run.dir)
+    assert r["task"] == "detect" and r["count"] == 6
+    assert r["mAP50"] == pytest.approx(run.test["mAP50"])  # eval reproduces the saved test metrics
+    assert len(r["table_header"]) == len(r["table"][0]) and len(r["table"]) >= 12  # COCO's 12 rows + VOC's
+    assert any("101-point" in " ".join(map(str, row)) or "all-point" in " ".join(map(str, row)) for row in r["table"])
+    assert all(0.0 <= r[k] <= 1.0 for k in ("mAP", "mAP50", "mAP75"))
+    assert Image.open(r["pr_png"]).size[0] > 0
+
+
+def test_cls_loc_trains_through_the_loop_with_its_loss_dict(tmp_path):
+    model = {"name": "cls_loc", "backbone": "lenet5", "box_loss": "giou"}
+    run = nnlab.fit(_tiny(model, epochs=2), runs_root=tmp_path, progress=False)
+    header = (run.dir / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"loss", "loss_cls", "loss_box", "val_mAP50"} <= set(header)
+    assert "fit" not in run.meta and run.meta["epochs_done"] == 2
+    assert set(run.test) == {"mAP", "mAP50", "mAP75", "AR100"}
+
+
+class FixedBox(ClassicDetector):
+    """A 'pretrained' detector that answers one box at fixed input coordinates, remembering what it saw."""
+
+    fit_mode = "pretrained"
+    classes = 1
+
+    def forward(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        self.seen = images
+        return [{"boxes": torch.tensor([[8.0, 4.0, 24.0, 24.0]]), "scores": torch.tensor([0.9]),
+                 "labels": torch.tensor([0])} for _ in images]
+
+
+# squash: x / 0.5, y / 1; letterbox: (v - 8 px of top padding) / 0.5, so y1 = -8, clipped to the image
+@pytest.mark.parametrize("mode, expected", [("squash", [16.0, 4.0, 48.0, 24.0]),
+                                            ("letterbox", [16.0, 0.0, 48.0, 32.0])])
+def test_predict_maps_boxes_back_to_the_original_image(tmp_path, mode, expected):
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.full((32, 64, 3), 255, np.uint8)).save(path)  # W 64 x H 32, white
+    task = Detect(cfgmod.from_dict(_tiny({"name": "hog_people"})))
+    info = {"classes": ["thing"], "resize_mode": mode,
+            "preprocess": Preprocess(3, 32, 32, "squash", [0.5] * 3, [0.25] * 3).to_dict()}
+    det = FixedBox()
+    (res,) = task.predict(det, info, [path], torch.device("cpu"), out=tmp_path / "out")
+    assert res["boxes"] == [{"class": "thing", "score": pytest.approx(0.9), "box": expected}]
+    assert float(det.seen.max()) == pytest.approx(1.0) and float(det.seen.min()) >= 0.0  # raw pixels in [0, 1]
+    assert Image.open(res["png"]).size == (64, 32)
+
+
+@pytest.mark.parametrize("change, error, needle", [
+    ({"data": {"dataset": "voc_folder"}}, UserError, "unknown box dataset 'voc_folder'"),
+    ({"model": {"name": "hog_people"}}, ConfigError, "detects one class (person), the dataset has 10"),
+    ({"model": {"name": "haar", "cascades": ["face", "eye"]}}, ConfigError, "one class per cascade (2"),
+])
+def test_bad_input_fails_before_training_with_one_message(tmp_path, change, error, needle):
+    cfg = _tiny({"name": "hog_svm"}, digits=(1, 2))
+    for section, values in change.items():
+        cfg[section] = {**cfg[section], **values} if section == "data" else values
+    with pytest.raises(error) as e:
+        nnlab.fit(cfg, runs_root=tmp_path, progress=False)
+    assert needle in str(e.value)
+    assert not (tmp_path / "detect").exists()  # no run directory started
