@@ -16,7 +16,10 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from nnlab.config_rl import RLConfig
+from nnlab.config_tasks import (  # noqa: F401  (the sections' types, resolved here by typing.get_type_hints)
+    AugmentConfig, ClassifyConfig, DetectConfig, GenerateConfig, NoiseConfig, RegularizeConfig, RLConfig,
+    ScenesConfig, SegmentConfig,
+)
 from nnlab.errors import ConfigError
 
 
@@ -127,167 +130,6 @@ class TrainConfig:
         _check(self.num_workers >= 0, "train.num_workers", "must be >= 0")
         _check(self.clip_norm is None or self.clip_norm > 0, "train.clip_norm", "must be positive")
         _check(self.clip_value is None or self.clip_value > 0, "train.clip_value", "must be positive")
-
-
-@dataclass
-class NoiseConfig:
-    input_std: float = 0.0  # Gaussian noise on the (normalized) training inputs
-    weight_std: float = 0.0  # Gaussian noise on the weights, training forward pass only
-
-    def __post_init__(self) -> None:
-        _check(self.input_std >= 0, "regularize.noise.input_std", "must be >= 0")
-        _check(self.weight_std >= 0, "regularize.noise.weight_std", "must be >= 0")
-
-
-@dataclass
-class RegularizeConfig:
-    l1: float = 0.0  # lambda of the explicit penalty lambda * sum|w| added to the loss
-    l2: float = 0.0  # lambda of lambda * sum w^2 (decoupled decay is optim.weight_decay)
-    include_bias: bool = False  # also penalize biases and normalization parameters
-    label_smoothing: float = 0.0
-    mixup: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
-    cutmix: float = 0.0  # alpha; 0: off
-    mix_prob: float = 1.0  # probability that a batch is mixed at all
-    switch_prob: float = 0.5  # probability of CutMix (rather than mixup) when both are on
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
-
-    def __post_init__(self) -> None:
-        for key in ("l1", "l2", "mixup", "cutmix"):
-            _check(getattr(self, key) >= 0, f"regularize.{key}", "must be >= 0")
-        for key in ("label_smoothing", "mix_prob", "switch_prob"):
-            _check(0.0 <= getattr(self, key) <= 1.0, f"regularize.{key}", "must be in [0, 1]")
-        _check(self.label_smoothing < 1.0, "regularize.label_smoothing", "must be below 1")
-
-
-@dataclass
-class AugmentConfig:
-    """Training-time augmentation (nnlab/data/augment.py); probabilities in [0, 1], magnitudes >= 0.
-
-    A key left unset (None) takes the preset's value, or off; a key set, even to 0, overrides the preset."""
-
-    preset: str | None = None  # a named set of the keys below (see `nnlab.data.augment.PRESETS`)
-    hflip: float | None = None  # probability of a horizontal flip
-    vflip: float | None = None  # probability of a vertical flip
-    rot90: float | None = None  # probability of a random 90/180/270-degree turn
-    rotate: float | None = None  # max angle in degrees (uniform in [-rotate, rotate])
-    scale: list[float] | None = None  # [min, max] zoom factor
-    translate: float | None = None  # max shift as a fraction of the image size
-    resized_crop: list[float] | None = None  # [min, max] area fraction of a random crop resized back
-    pad_crop: int | None = None  # zero-pad by this many pixels, then crop back at a random offset
-    hue: float | None = None  # max hue shift (fraction of the colour wheel, <= 0.5)
-    saturation: float | None = None  # max relative saturation change
-    value: float | None = None  # max relative brightness change
-    noise: float | None = None  # std of Gaussian pixel noise (pixel values in [0, 1])
-    erase: float | None = None  # probability of random erasing (a box of 2-33% of the image set to 0)
-
-    def __post_init__(self) -> None:
-        for key in ("hflip", "vflip", "rot90", "erase"):
-            _check(0.0 <= (getattr(self, key) or 0.0) <= 1.0, f"augment.{key}", "must be a probability in [0, 1]")
-        for key in ("rotate", "translate", "pad_crop", "hue", "saturation", "value", "noise"):
-            _check((getattr(self, key) or 0) >= 0, f"augment.{key}", "must be >= 0")
-        _check((self.hue or 0.0) <= 0.5, "augment.hue", "must be <= 0.5")
-        _check((self.translate or 0.0) < 1.0, "augment.translate", "must be below 1")
-        _check((self.saturation or 0.0) <= 1.0 and (self.value or 0.0) <= 1.0, "augment.saturation",
-               "and augment.value must be <= 1")
-        for key in ("scale", "resized_crop"):
-            pair = getattr(self, key)
-            _check(pair is None or (len(pair) == 2 and 0 < pair[0] <= pair[1]), f"augment.{key}",
-                   "must be [min, max] with 0 < min <= max")
-        _check(self.resized_crop is None or self.resized_crop[1] <= 1.0, "augment.resized_crop",
-               "area fractions must be <= 1")
-
-
-@dataclass
-class ClassifyConfig:
-    """Options of ``task: classify``."""
-
-    topk: int = 5  # the k of the top-k accuracy that evaluation reports (as ``topK``)
-
-    def __post_init__(self) -> None:
-        _check(self.topk >= 1, "classify.topk", "must be >= 1")
-
-
-@dataclass
-class GenerateConfig:
-    """Options of ``task: generate`` (models that reconstruct or generate images)."""
-
-    binarize: float | None = None  # threshold in (0, 1): pixels become 0/1 (Bernoulli data); None: keep grey
-    noise_std: float = 0.0  # denoising: Gaussian noise on the inputs in training, the clean image as target
-    samples: int = 16  # images in the reconstruction / sample grids nnlab eval writes
-    beta: float = 1.0  # vae: weight of the KL term (1: the ELBO; beta-VAE otherwise)
-    iw_samples: int = 100  # vae: k of the importance-weighted bound on -log p(x) (0: skip it)
-    iw_images: int | None = 1000  # vae: images per evaluated split that get the k-sample bound (None: all)
-    gan_loss: str = "standard"  # gan: standard (non-saturating) | wgan-gp
-    label_smoothing: float = 0.0  # gan: one-sided, the real label becomes 1 - s
-    gp_weight: float = 10.0  # gan, wgan-gp: weight of the gradient penalty
-
-    def __post_init__(self) -> None:
-        _check(self.binarize is None or 0.0 < self.binarize < 1.0, "generate.binarize", "must be in (0, 1)")
-        _check(self.noise_std >= 0, "generate.noise_std", "must be >= 0")
-        _check(self.samples >= 1, "generate.samples", "must be >= 1")
-        _check(self.beta >= 0, "generate.beta", "must be >= 0")
-        _check(self.iw_samples >= 0, "generate.iw_samples", "must be >= 0")
-        _check(self.iw_images is None or self.iw_images >= 0, "generate.iw_images", "must be >= 0 or null")
-        _check(self.gan_loss in ("standard", "wgan-gp"), "generate.gan_loss", "must be standard or wgan-gp")
-        _check(0.0 <= self.label_smoothing < 0.5, "generate.label_smoothing", "must be in [0, 0.5)")
-        _check(self.gp_weight >= 0, "generate.gp_weight", "must be >= 0")
-
-
-@dataclass
-class ScenesConfig:
-    """The generated digit scenes of ``data.dataset: scenes`` (nnlab data scenes makes the same on disk)."""
-
-    n: int = 2000  # training scenes (validation is taken from them by data.val_fraction)
-    n_test: int = 500
-    digits: list[int] = field(default_factory=lambda: [1, 5])  # digits per scene, [min, max]
-    scale: list[float] = field(default_factory=lambda: [0.5, 2.0])  # digit size relative to 28 px, [min, max]
-    clutter: bool = True  # textured background and digit fragments
-
-    def __post_init__(self) -> None:
-        _check(self.n >= 1 and self.n_test >= 1, "detect.scenes.n", "and n_test must be >= 1")
-        _check(len(self.digits) == 2 and 0 <= self.digits[0] <= self.digits[1], "detect.scenes.digits",
-               "must be [min, max] with 0 <= min <= max")
-        _check(len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1], "detect.scenes.scale",
-               "must be [min, max] with 0 < min <= max")
-
-
-@dataclass
-class DetectConfig:
-    """Options of ``task: detect``."""
-
-    max_dets: list[int] = field(default_factory=lambda: [1, 10, 100])  # COCO's detections per image for AR / AP
-    min_visibility: float = 0.3  # augmentation drops a box when less than this fraction of it stays in view
-    scenes: ScenesConfig = field(default_factory=ScenesConfig)
-
-    def __post_init__(self) -> None:
-        _check(len(self.max_dets) >= 1 and min(self.max_dets) >= 1, "detect.max_dets", "must be positive counts")
-        _check(0.0 <= self.min_visibility <= 1.0, "detect.min_visibility", "must be in [0, 1]")
-
-
-@dataclass
-class SegmentConfig:
-    """Options of ``task: segment`` (semantic segmentation: a class per pixel; nnlab/tasks/segment.py)."""
-
-    loss: str = "cross_entropy"  # cross_entropy | dice | focal, or a sum such as "cross_entropy+dice"
-    class_weights: list[float] | None = None  # one weight per class (cross-entropy, focal, Dice's mean)
-    ignore_index: int = 255  # mask value that counts in no loss and no metric
-    focal_gamma: float = 2.0
-    dice_smooth: float = 1.0
-    boundary_ratio: float = 0.02  # boundary IoU band width as a fraction of the image diagonal
-    hflip: float = 0.0  # training: probability of flipping an image and its mask left-right together
-    shapes: int = 200  # scenes generated for data.dataset: shapes
-    samples: int = 8  # images in the overlay grid that `nnlab eval` writes
-
-    def __post_init__(self) -> None:
-        _check(bool(self.loss.strip()), "segment.loss", "must name at least one loss")
-        _check(self.class_weights is None or all(w >= 0 for w in self.class_weights), "segment.class_weights",
-               "must be >= 0")
-        _check(0 <= self.ignore_index <= 255, "segment.ignore_index", "must be in 0..255")
-        _check(0.0 < self.boundary_ratio < 0.5, "segment.boundary_ratio", "must be in (0, 0.5)")
-        _check(0.0 <= self.hflip <= 1.0, "segment.hflip", "must be a probability in [0, 1]")
-        _check(self.focal_gamma >= 0 and self.dice_smooth >= 0, "segment.focal_gamma",
-               "and segment.dice_smooth must be >= 0")
-        _check(self.shapes >= 4 and self.samples >= 1, "segment.shapes", "must be >= 4 and segment.samples >= 1")
 
 
 @dataclass

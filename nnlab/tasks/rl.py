@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnlab.config import Config
-from nnlab.config_rl import RL_TABULAR
+from nnlab.config_tasks import RL_TABULAR
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError, UserError
 from nnlab.models.rl import RL_MODELS
