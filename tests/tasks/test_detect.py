@@ -111,3 +111,14 @@ def test_bad_input_fails_before_training_with_one_message(tmp_path, change, erro
         nnlab.fit(cfg, runs_root=tmp_path, progress=False)
     assert needle in str(e.value)
     assert not (tmp_path / "detect").exists()  # no run directory started
+
+
+def test_top_box_iou_against_a_direct_computation():
+    from nnlab.tasks.detect import top_box_iou
+
+    t = [{"boxes": torch.tensor([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])},
+         {"boxes": torch.zeros(0, 4)}, {"boxes": torch.tensor([[0.0, 0.0, 4.0, 4.0]])}]
+    p = [{"boxes": torch.tensor([[0.0, 0.0, 10.0, 5.0], [20.0, 20.0, 30.0, 30.0]]), "scores": torch.tensor([0.9, 0.1])},
+         {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)},
+         {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)}]
+    assert top_box_iou(p, t) == pytest.approx((0.5 + 0.0) / 2)  # the top box covers half of the first object

@@ -44,6 +44,7 @@ def test_train_then_classify_download_and_inspect(client, app, folder):
     one = client.post(f"/api/jobs/{job_id}/classify", data={"topk": "2"},
                       files=[("files", ("a.png", (folder / "dark" / "0.png").read_bytes(), "image/png")),
                              ("files", ("b.png", (folder / "bright" / "0.png").read_bytes(), "image/png"))]).json()
+    assert "predictions" in one, one
     assert [r["image"] for r in one["predictions"]] == ["a.png", "b.png"] and "accuracy" not in one
     assert all(len(r["top"]) == 2 and abs(sum(t["prob"] for t in r["top"]) - 1) < 1e-4 for r in one["predictions"])
     image = ("files", ("a.png", (folder / "dark" / "0.png").read_bytes(), "image/png"))
