@@ -248,9 +248,33 @@ class DetectConfig:
 
 
 @dataclass
+class SequenceConfig:
+    """Options of ``task: sequence`` (recurrent networks)."""
+
+    mode: Literal["lm", "rows"] = "lm"  # lm: character language model on a text; rows: images read row by row
+    window: int = 128  # T: steps of truncated backpropagation through time (lm)
+    val_fraction: float = 0.1  # the last part of the text (lm)
+    test_fraction: float = 0.0  # taken from the very end (lm); 0: the test split is the validation text
+    max_chars: int | None = None  # use only the first N characters of the text (quick runs)
+    generated_chars: int = 20000  # size of the generated corpus of data.dataset 'sums'
+    sample_length: int = 200  # characters nnlab predict writes after each prompt
+    temperature: float = 0.8  # of sampling (0: always the most likely character)
+
+    def __post_init__(self) -> None:
+        _check(self.window >= 1, "sequence.window", "must be >= 1")
+        _check(0.0 < self.val_fraction < 1.0, "sequence.val_fraction", "must be in (0, 1)")
+        _check(0.0 <= self.test_fraction < 1.0 - self.val_fraction, "sequence.test_fraction",
+               "must be >= 0 and leave some training text")
+        _check(self.max_chars is None or self.max_chars > 1, "sequence.max_chars", "must be > 1")
+        _check(self.generated_chars > 1, "sequence.generated_chars", "must be > 1")
+        _check(self.sample_length >= 1, "sequence.sample_length", "must be >= 1")
+        _check(self.temperature >= 0, "sequence.temperature", "must be >= 0")
+
+
+@dataclass
 class Config:
     name: str | None = None  # run name; default <dataset>_<model>
-    task: str = "classify"  # classify | detect | generate (see `nnlab.tasks.TASKS`)
+    task: str = "classify"  # classify | detect | generate | sequence (see `nnlab.tasks.TASKS`)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -261,6 +285,7 @@ class Config:
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
 
     @property
     def run_name(self) -> str:
