@@ -80,7 +80,7 @@ class LanguageModelEvaluator:
         x, y, first = batch
         scores, state = model(x, self.carry.start(x, first))  # (B, T, V)
         self.carry.keep(state)
-        nll = F.cross_entropy(scores.float().flatten(0, 1), y.flatten(), reduction="sum").double()
+        nll = F.cross_entropy(scores.float().flatten(0, 1), y.flatten(), reduction="sum").detach().double()
         self.nats = nll if self.nats is None else self.nats + nll
         self.count += y.numel()
 
