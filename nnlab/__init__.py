@@ -6,10 +6,10 @@
     nnlab.predict(run.dir, ["digit.png"])
 """
 from nnlab.api import Run, build_model, fit
-from nnlab.inference import evaluate, list_runs, load_run, predict
+from nnlab.inference import evaluate, list_runs, load_run, predict, sample
 from nnlab.optim import build_optimizer
 from nnlab.deploy import export_run as export  # after the API it uses
 
-__all__ = ["Run", "build_model", "build_optimizer", "evaluate", "fit", "list_runs", "load_run", "predict"]
+__all__ = ["Run", "build_model", "build_optimizer", "evaluate", "fit", "list_runs", "load_run", "predict", "sample"]
 __all__ += ["export"]
 __version__ = "0.1.0"

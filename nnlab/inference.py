@@ -110,6 +110,12 @@ def predict(run_dir: str | Path, inputs: Sequence[str | Path], topk: int = 5, **
     return run.task.predict(run.model, run.meta, list(inputs), run.device, **options)
 
 
+def sample(run_dir: str | Path, weights: str = "best", **options: Any) -> dict[str, Any]:
+    """Generate from a trained run; its task decides what (a language model: text after ``prompt``)."""
+    run = load_run(run_dir, weights)
+    return run.task.sample(run.model, run.meta, run.device, **options)
+
+
 def list_runs(root: str | Path = DEFAULT_RUNS) -> list[dict[str, Any]]:
     """One row per run: name, task, model, status, best metric and epoch, the test value of the monitored
     metric (``test``; ``test_acc`` too, for classification)."""

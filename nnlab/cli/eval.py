@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     r = nnlab.evaluate(args.run_dir, args.split, args.weights)
     scalars = {k: v for k, v in r.items() if k not in _SKIP and isinstance(v, float)}
     shown = "  ".join(_label(k, v) for k, v in scalars.items())
-    print(f"{args.split}: {r.get('count', '?')} images  {shown}")
+    print(f"{args.split}: {r.get('count', '?')} {r.get('unit', 'images')}  {shown}")
     if "table" in r:  # detection: every COCO / VOC figure with its interpolation
         print_table(r["table_header"], r["table"])
     if "confusion" in r:

@@ -8,11 +8,11 @@ import sys
 from typing import Sequence
 
 from nnlab.cli import augment, bootstrap, cv, data, diagnose, ensemble, eval as eval_cmd, predict, runs, search, study, train
-from nnlab.cli import deploy, export, lr_plot, optim, serve, summary, token
+from nnlab.cli import deploy, export, lr_plot, optim, sample, serve, summary, token
 from nnlab.errors import TrainingStopped, UserError
 
 COMMANDS = [train, eval_cmd, predict, runs, data, cv, bootstrap, ensemble, search, diagnose, study, augment, optim,
-            lr_plot, summary, export, deploy, serve, token]
+            lr_plot, summary, export, deploy, serve, token, sample]
 
 OVERRIDE = re.compile(r"^--?[A-Za-z_][\w-]*(\.[\w-]+)+=")  # --section.key=value
 

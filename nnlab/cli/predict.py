@@ -7,9 +7,9 @@ import nnlab
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="apply a trained run to image files (classes, or reconstructions)")
+    p = sub.add_parser("predict", help="apply a trained run to image files (classes, boxes, reconstructions) or prompt text files (a language model continues them)")
     p.add_argument("run_dir")
-    p.add_argument("images", nargs="+")
+    p.add_argument("images", nargs="+", help="image files, or text files holding prompts")
     p.add_argument("--top", type=int, default=5, help="classification: how many classes to show per image")
     p.add_argument("--out", default=None, help="detection: folder for the images with their boxes drawn; "
                    "generation: folder for each image beside its reconstruction")
@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     options = {"out": args.out} if args.out else {}
     for r in nnlab.predict(args.run_dir, args.images, args.top, **options):
-        print(r["image"])
+        print(r.get("image", r.get("text")))
+        if "sample" in r:  # a language model: the prompt file's text, continued
+            print(r["prompt"] + r["sample"])
         for t in r.get("top", []):
             print(f"  {t['prob']:7.2%}  {t['class']}")
         for b in r.get("boxes", []):

@@ -198,7 +198,7 @@ class SequenceTask(Task):
         """Rows: the classification report (per class, confusion matrix); a language model: the split's size."""
         if info["kind"] == "rows":
             return Classify.report(self, evaluator, info, out_dir, split, title)  # uses only its arguments
-        return {"characters": evaluator.count, "test_is_val": info.get("test_is_val", False)}
+        return {"count": evaluator.count, "unit": "characters", "test_is_val": info.get("test_is_val", False)}
 
     def example_input(self, info: dict[str, Any], folder: Path) -> Path:
         if info["kind"] == "rows":
