@@ -251,7 +251,8 @@ class DetectConfig:
 class SequenceConfig:
     """Options of ``task: sequence`` (recurrent networks)."""
 
-    mode: Literal["lm", "rows"] = "lm"  # lm: character language model on a text; rows: images read row by row
+    mode: Literal["lm", "rows", "seq2seq"] = "lm"  # lm: character language model on a text; rows: images read
+    # row by row (many-to-one); seq2seq: generated dates in human formats -> ISO 8601 (encoder-decoder)
     window: int = 128  # T: steps of truncated backpropagation through time (lm)
     val_fraction: float = 0.1  # the last part of the text (lm)
     test_fraction: float = 0.0  # taken from the very end (lm); 0: the test split is the validation text
@@ -259,6 +260,8 @@ class SequenceConfig:
     generated_chars: int = 20000  # size of the generated corpus of data.dataset 'sums'
     sample_length: int = 200  # characters nnlab predict writes after each prompt
     temperature: float = 0.8  # of sampling (0: always the most likely character)
+    pairs: int = 20000  # generated (human date, ISO date) pairs of seq2seq, split by val_ and test_fraction
+    beam: int = 3  # beam width of seq2seq's predict and report (1: greedy)
 
     def __post_init__(self) -> None:
         _check(self.window >= 1, "sequence.window", "must be >= 1")
@@ -269,6 +272,8 @@ class SequenceConfig:
         _check(self.generated_chars > 1, "sequence.generated_chars", "must be > 1")
         _check(self.sample_length >= 1, "sequence.sample_length", "must be >= 1")
         _check(self.temperature >= 0, "sequence.temperature", "must be >= 0")
+        _check(self.pairs >= 10, "sequence.pairs", "must be >= 10")
+        _check(self.beam >= 1, "sequence.beam", "must be >= 1")
 
 
 @dataclass

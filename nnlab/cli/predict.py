@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
         print(r.get("image", r.get("text")))
         if "sample" in r:  # a language model: the prompt file's text, continued
             print(r["prompt"] + r["sample"])
+        for t in r.get("translations", []):  # seq2seq: each source line and its output
+            print(f"  {t['source']}  ->  {t['output']}")
         for t in r.get("top", []):
             print(f"  {t['prob']:7.2%}  {t['class']}")
         for b in r.get("boxes", []):

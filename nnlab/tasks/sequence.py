@@ -1,9 +1,10 @@
 """Recurrent networks (notes: RNN, LSTM, truncated backpropagation through time).
 
-Two shapes from the notes: ``mode: lm``, many-to-many with equal lengths, a character language model whose
+Three shapes from the notes: ``mode: lm``, many-to-many with equal lengths, a character language model whose
 hidden state is carried across the windows of B parallel streams and detached after each (the gradient stops at
 the window's start; the state restarts from zeros at every epoch); and ``mode: rows``, many-to-one, images read
-row by row (28 steps of 28 pixels for MNIST) and classified from the last step. Loss in nats per step.
+row by row (28 steps of 28 pixels for MNIST) and classified from the last step; and ``mode: seq2seq``,
+many-to-many with different lengths (``nnlab/tasks/seq2seq.py``). Loss in nats per step.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnlab.config import Config
+from nnlab.data.dates import PairLoader
 from nnlab.data.text import CharVocab, StreamLoader, read_text, split_corpus, sums_text
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError, UserError
@@ -25,6 +27,7 @@ from nnlab.models.sequence.cells import State
 from nnlab.models.sequence.sampling import sample as sample_ids
 from nnlab.tasks.base import TASKS, Indices, Task, TaskData
 from nnlab.tasks.classify import Classify, ClassifyEvaluator, image_loader, load_classification_data
+from nnlab.tasks.seq2seq import Seq2SeqEvaluator, load_pairs, seq2seq_loss, translate
 
 TEXT_DATASETS = ("text", "sums")  # a UTF-8 file at data.path; the generated corpus of sums
 
@@ -128,14 +131,16 @@ class SequenceTask(Task):
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self.carry = Carry()
-        self.num_classes = 0
+        self.num_classes = self.max_len = 0
 
     @property
     def lm(self) -> bool:
         return self.cfg.sequence.mode == "lm"
 
     def validate(self) -> None:
-        if self.lm and self.cfg.train.batch_size == "full":
+        if (self.cfg.sequence.mode == "seq2seq") != (self.cfg.model.name == "seq2seq"):
+            raise ConfigError("sequence.mode seq2seq goes with model.name seq2seq (and only it)")
+        if self.cfg.sequence.mode != "rows" and self.cfg.train.batch_size == "full":
             raise ConfigError("config key 'train.batch_size' is the number of parallel streams of a language "
                               "model: give a number, not 'full'")
         if self.lm and self.cfg.data.dataset not in TEXT_DATASETS:
@@ -143,6 +148,8 @@ class SequenceTask(Task):
                               f"reads {' or '.join(TEXT_DATASETS)} (mode rows reads images)")
 
     def load_data(self, progress: bool = True, train_indices: Indices = None, val_indices: Indices = None) -> TaskData:
+        if self.cfg.sequence.mode == "seq2seq":
+            return load_pairs(self.cfg)
         if not self.lm:
             data = load_classification_data(self.cfg, progress, train_indices, val_indices)
             pre = data.info["preprocess"]
@@ -161,17 +168,20 @@ class SequenceTask(Task):
                                  "characters": {k: len(v) for k, v in splits.items()}})
 
     def build_model(self, info: dict[str, Any]) -> nn.Module:
-        if info["kind"] == "lm":
+        if info["kind"] in ("lm", "seq2seq"):
             sizes = {"num_classes": len(info["vocab"]), "vocab_size": len(info["vocab"])}
         else:
             sizes = {"num_classes": len(info["classes"]), "in_features": info["in_features"]}
         return SEQUENCE_MODELS.build(self.cfg.model.name, **sizes, **transfer.builder_options(self.cfg.model.args))
 
     def setup(self, model: nn.Module, info: dict[str, Any]) -> None:
-        self.num_classes = len(info["vocab"] if info["kind"] == "lm" else info["classes"])
+        self.num_classes = len(info["classes"] if info["kind"] == "rows" else info["vocab"])
+        self.max_len = info.get("max_len", 0)
         self.carry = Carry()
 
     def loader(self, data: TaskData, split: str, train: bool = False) -> Any:
+        if self.cfg.sequence.mode == "seq2seq":
+            return PairLoader(*data.split(split), self.cfg.train.batch_size, shuffle=train, seed=self.cfg.seed)
         if not self.lm:
             return image_loader(self.cfg, data, split, train)
         ids, batch = data.split(split), self.cfg.train.batch_size
@@ -180,6 +190,8 @@ class SequenceTask(Task):
         return CarriedLoader(StreamLoader(ids, batch, self.cfg.sequence.window), self.carry)
 
     def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Logs]:
+        if self.cfg.sequence.mode == "seq2seq":
+            return seq2seq_loss(model, *batch), {}
         if not self.lm:
             x, y = batch
             scores = last_step(model)(x)  # (B, K)
@@ -189,7 +201,9 @@ class SequenceTask(Task):
         self.carry.keep(state)
         return F.cross_entropy(scores.float().flatten(0, 1), y.flatten()), {}  # nats per character
 
-    def evaluator(self) -> LanguageModelEvaluator | RowsEvaluator:
+    def evaluator(self) -> LanguageModelEvaluator | RowsEvaluator | Seq2SeqEvaluator:
+        if self.cfg.sequence.mode == "seq2seq":
+            return Seq2SeqEvaluator(self.max_len)
         if self.lm:
             return LanguageModelEvaluator()
         return RowsEvaluator(nn.CrossEntropyLoss(), self.num_classes, min(5, self.num_classes))
@@ -198,13 +212,16 @@ class SequenceTask(Task):
         """Rows: the classification report (per class, confusion matrix); a language model: the split's size."""
         if info["kind"] == "rows":
             return Classify.report(self, evaluator, info, out_dir, split, title)  # uses only its arguments
+        if info["kind"] == "seq2seq":
+            return {"count": evaluator.count, "unit": "pairs", "test_is_val": info.get("test_is_val", False)}
         return {"count": evaluator.count, "unit": "characters", "test_is_val": info.get("test_is_val", False)}
 
     def example_input(self, info: dict[str, Any], folder: Path) -> Path:
         if info["kind"] == "rows":
             return super().example_input(info, folder)
         path = Path(folder) / "prompt.txt"
-        path.write_text("".join(info["vocab"][-3:]), encoding="utf-8")
+        chars = [c for c in info["vocab"] if len(c) == 1]  # no special tokens
+        path.write_text("".join(chars[-3:]), encoding="utf-8")
         return path
 
     def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path], device: torch.device,
@@ -214,6 +231,9 @@ class SequenceTask(Task):
         ``length`` sampled characters."""
         if info["kind"] == "rows":
             return Classify.predict(self, last_step(model), info, paths, device, topk)  # uses only its arguments
+        if info["kind"] == "seq2seq":  # each line of each file is a source
+            return [{"text": str(p), "translations": translate(model, info, read_text(p).splitlines(),
+                                                               self.cfg.sequence.beam, device)} for p in paths]
         return [{"text": str(p), **self.sample(model, info, device, read_text(p), length, temperature, seed)}
                 for p in paths]
 

@@ -102,3 +102,17 @@ def test_rows_mode_reads_images_row_by_row(tmp_path):
     run = nnlab.fit(cfg, runs_root=tmp_path, progress=False)
     assert run.meta["steps"] == 8 and run.meta["in_features"] == 8  # 8x8 digits: 8 steps of 8 pixels
     assert 0 <= run.test["acc"] <= 1 and "top5" in run.test
+
+
+def test_seq2seq_mode_trains_reports_exact_match_and_translates(tmp_path):
+    cfg = {"task": "sequence", "sequence": {"mode": "seq2seq", "pairs": 64, "val_fraction": 0.25, "beam": 2},
+           "model": {"name": "seq2seq", "hidden": 8, "embed": 4}, "optim": {"name": "adam", "lr": 0.01},
+           "train": {"epochs": 1, "batch_size": 16}}
+    run = nnlab.fit(cfg, runs_root=tmp_path, progress=False)
+    assert run.meta["max_len"] == 11 and run.meta["pairs"]["train"] == 48 and 0 <= run.test["acc"] <= 1
+    src = tmp_path / "dates.txt"
+    src.write_text("01.02.2003\n2004/05/06\n")
+    (r,) = nnlab.predict(run.dir, [src])
+    assert [t["source"] for t in r["translations"]] == ["01.02.2003", "2004/05/06"]
+    with pytest.raises(UserError, match="mode seq2seq goes with model.name seq2seq"):
+        nnlab.fit({**cfg, "model": {"name": "gru"}}, runs_root=tmp_path, progress=False)

