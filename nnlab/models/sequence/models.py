@@ -21,13 +21,13 @@ class SequenceModel(nn.Module):
     """Input layer (an embedding for token ids, nothing for feature vectors), recurrent stack, linear head."""
 
     def __init__(self, kind: Kind, num_classes: int, vocab_size: int | None, in_features: int | None,
-                 hidden: int, layers: int, embed: int, dropout: float, cells: Cells) -> None:
+                 hidden: int, layers: int, embed: int, dropout: float, cells: Cells, forget_bias: float = 0.0) -> None:
         super().__init__()
         if (vocab_size is None) == (in_features is None):
             raise ValueError("give exactly one of vocab_size (token inputs) and in_features (vector inputs)")
         self.embed = nn.Embedding(vocab_size, embed) if vocab_size is not None else None
         width = embed if vocab_size is not None else in_features
-        self.rnn = Recurrent(kind, width, hidden, layers, dropout, cells)
+        self.rnn = Recurrent(kind, width, hidden, layers, dropout, cells, forget_bias)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, num_classes)
 
@@ -55,9 +55,11 @@ def rnn(*, num_classes: int, vocab_size: int | None = None, in_features: int | N
 
 @SEQUENCE_MODELS.register("lstm")
 def lstm(*, num_classes: int, vocab_size: int | None = None, in_features: int | None = None, hidden: int = 256,
-         layers: int = 1, embed: int = 64, dropout: float = 0.0, cells: Cells = "torch") -> SequenceModel:
-    """LSTM (gates i, f, o, g and a cell that is never exposed)."""
-    return _build("lstm", num_classes, vocab_size, in_features, hidden, layers, embed, dropout, cells)
+         layers: int = 1, embed: int = 64, dropout: float = 0.0, cells: Cells = "torch",
+         forget_bias: float = 0.0) -> SequenceModel:
+    """LSTM (gates i, f, o, g and a cell that is never exposed); ``forget_bias`` 1 starts the cell remembering."""
+    return SequenceModel("lstm", num_classes, vocab_size, in_features, hidden, layers, embed, dropout, cells,
+                         forget_bias)
 
 
 @SEQUENCE_MODELS.register("gru")

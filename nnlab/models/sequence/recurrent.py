@@ -18,7 +18,9 @@ class Recurrent(nn.Module):
     state)`` where the state is a tuple of (L, B, H) tensors: (h,) or (h, c) for the LSTM."""
 
     def __init__(self, kind: Kind, input_size: int, hidden: int, layers: int = 1, dropout: float = 0.0,
-                 cells: Literal["torch", "handwritten"] = "torch") -> None:
+                 cells: Literal["torch", "handwritten"] = "torch", forget_bias: float = 0.0) -> None:
+        """``forget_bias``: the LSTM's forget-gate bias at initialization (Jozefowicz et al. 2015 use 1: the cell
+        keeps its content, and its gradient, from the start)."""
         super().__init__()
         if kind not in _MODULES:
             raise ValueError(f"unknown recurrent kind {kind!r} (rnn, lstm or gru)")
@@ -27,6 +29,11 @@ class Recurrent(nn.Module):
         self.kind, self.cells, self.hidden, self.layers = kind, cells, hidden, layers
         self.rnn = _MODULES[kind](input_size, hidden, layers, batch_first=True,
                                   dropout=dropout if layers > 1 else 0.0)
+        if forget_bias and kind == "lstm":
+            with torch.no_grad():
+                for layer in range(layers):  # gates i, f, g, o: f is the second quarter
+                    getattr(self.rnn, f"bias_ih_l{layer}")[hidden: 2 * hidden] = forget_bias
+                    getattr(self.rnn, f"bias_hh_l{layer}")[hidden: 2 * hidden] = 0.0
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> State:
         """Zeros: the state at the start of every stream."""

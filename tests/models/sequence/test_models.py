@@ -39,3 +39,11 @@ def test_carrying_the_state_equals_one_long_pass():
 def test_exactly_one_input_kind():
     with pytest.raises(ValueError, match="exactly one"):
         SEQUENCE_MODELS.build("gru", num_classes=3)
+
+
+def test_lstm_forget_bias_sets_the_forget_gate_only():
+    m = SEQUENCE_MODELS.build("lstm", num_classes=3, in_features=2, hidden=4, layers=2, forget_bias=1.0)
+    for layer in range(2):
+        b_ih, b_hh = getattr(m.rnn.rnn, f"bias_ih_l{layer}"), getattr(m.rnn.rnn, f"bias_hh_l{layer}")
+        assert torch.all(b_ih[4:8] == 1.0) and torch.all(b_hh[4:8] == 0.0)
+        assert not torch.all(b_ih[:4] == 1.0)
