@@ -43,7 +43,7 @@ def _strip(tokens: list[int]) -> list[int]:
 
 
 class Seq2SeqEvaluator:
-    """Token loss (teacher-forced, nats per target token) and exact match of greedy decoding (``acc``)."""
+    """Token loss (teacher-forced, nats per target token) and exact match of greedy decoding (``exact_acc``)."""
 
     def __init__(self, max_len: int) -> None:
         self.max_len, self.nats, self.tokens, self.exact, self.count = max_len, 0.0, 0, 0, 0
@@ -59,8 +59,8 @@ class Seq2SeqEvaluator:
 
     def compute(self) -> dict[str, float]:
         if not self.count:
-            return {"loss": float("nan"), "acc": float("nan")}
-        return {"loss": self.nats / self.tokens, "acc": self.exact / self.count}
+            return {"loss": float("nan"), "exact_acc": float("nan")}
+        return {"loss": self.nats / self.tokens, "exact_acc": self.exact / self.count}
 
 
 def translate(model: Seq2Seq, info: dict[str, Any], lines: list[str], beam: int,

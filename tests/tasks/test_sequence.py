@@ -109,7 +109,7 @@ def test_seq2seq_mode_trains_reports_exact_match_and_translates(tmp_path):
            "model": {"name": "seq2seq", "hidden": 8, "embed": 4}, "optim": {"name": "adam", "lr": 0.01},
            "train": {"epochs": 1, "batch_size": 16}}
     run = nnlab.fit(cfg, runs_root=tmp_path, progress=False)
-    assert run.meta["max_len"] == 11 and run.meta["pairs"]["train"] == 48 and 0 <= run.test["acc"] <= 1
+    assert run.meta["max_len"] == 11 and run.meta["pairs"]["train"] == 48 and 0 <= run.test["exact_acc"] <= 1
     src = tmp_path / "dates.txt"
     src.write_text("01.02.2003\n2004/05/06\n")
     (r,) = nnlab.predict(run.dir, [src])
