@@ -1,7 +1,7 @@
 """The claims lab: each study tests one claim of the notes with numbers. Add a study: a module that
 registers itself with ``@STUDIES.register("name")``, imported here (one line)."""
 from nnlab.experiments.studies import batch_size, ensemble, init_activation, optimizers, search  # noqa: F401
-from nnlab.experiments.studies import regularization, transfer, vanishing_gradients  # noqa: F401
+from nnlab.experiments.studies import bptt, regularization, transfer, vanishing_gradients  # noqa: F401
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, run_study
 
 __all__ = ["STUDIES", "StudyContext", "StudyReport", "run_study"]
