@@ -61,8 +61,9 @@ def _verdict(points: list[tuple[int, float, float]]) -> str:
     best = min(points, key=lambda p: p[1])
     fastest = max(points, key=lambda p: p[2])
     return (f"The lowest validation loss came with T = {best[0]} ({best[1]:.4f} nats/char); the fastest training "
-            f"with T = {fastest[0]} ({fastest[2]:.0f} chars/s). Short windows see the same characters but learn "
-            "dependencies only within T steps (the carried state still brings older context forward).")
+            f"with T = {fastest[0]} ({fastest[2]:.0f} chars/s). Every T reads the same characters, so a short T takes "
+            "more optimizer steps per epoch (the budget favours it early) but backpropagates dependencies only "
+            "within T steps (the carried state still brings older context forward).")
 
 
 def _figure(points: list[tuple[int, float, float]], ctx: StudyContext):
