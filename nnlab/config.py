@@ -18,7 +18,7 @@ import yaml
 
 from nnlab.config_tasks import (  # noqa: F401  (the sections' types, resolved here by typing.get_type_hints)
     AugmentConfig, ClassifyConfig, DetectConfig, GenerateConfig, NoiseConfig, RegularizeConfig, RLConfig,
-    ScenesConfig, SegmentConfig,
+    ScenesConfig, SegmentConfig, SequenceConfig,
 )
 from nnlab.errors import ConfigError
 
@@ -135,7 +135,7 @@ class TrainConfig:
 @dataclass
 class Config:
     name: str | None = None  # run name; default <dataset>_<model>
-    task: str = "classify"  # classify | detect | generate | rl | segment (see `nnlab.tasks.TASKS`)
+    task: str = "classify"  # classify | detect | generate | rl | segment | sequence (see `nnlab.tasks.TASKS`)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -148,6 +148,7 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     rl: RLConfig = field(default_factory=RLConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
 
     @property
     def run_name(self) -> str:

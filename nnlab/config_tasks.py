@@ -227,3 +227,32 @@ class RLConfig:
         _check(self.max_episode_steps is None or self.max_episode_steps >= 1, "rl.max_episode_steps", "must be >= 1")
         _check(self.steps_per_epoch >= self.train_frequency, "rl.steps_per_epoch",
                "must be at least rl.train_frequency (one update per epoch)")
+
+
+@dataclass
+class SequenceConfig:
+    """Options of ``task: sequence`` (recurrent networks)."""
+
+    mode: Literal["lm", "rows", "seq2seq"] = "lm"  # lm: character language model on a text; rows: images read
+    # row by row (many-to-one); seq2seq: generated dates in human formats -> ISO 8601 (encoder-decoder)
+    window: int = 128  # T: steps of truncated backpropagation through time (lm)
+    val_fraction: float = 0.1  # the last part of the text (lm)
+    test_fraction: float = 0.0  # taken from the very end (lm); 0: the test split is the validation text
+    max_chars: int | None = None  # use only the first N characters of the text (quick runs)
+    generated_chars: int = 20000  # size of the generated corpus of data.dataset 'sums'
+    sample_length: int = 200  # characters nnlab predict writes after each prompt
+    temperature: float = 0.8  # of sampling (0: always the most likely character)
+    pairs: int = 20000  # generated (human date, ISO date) pairs of seq2seq, split by val_ and test_fraction
+    beam: int = 3  # beam width of seq2seq's predict and report (1: greedy)
+
+    def __post_init__(self) -> None:
+        _check(self.window >= 1, "sequence.window", "must be >= 1")
+        _check(0.0 < self.val_fraction < 1.0, "sequence.val_fraction", "must be in (0, 1)")
+        _check(0.0 <= self.test_fraction < 1.0 - self.val_fraction, "sequence.test_fraction",
+               "must be >= 0 and leave some training text")
+        _check(self.max_chars is None or self.max_chars > 1, "sequence.max_chars", "must be > 1")
+        _check(self.generated_chars > 1, "sequence.generated_chars", "must be > 1")
+        _check(self.sample_length >= 1, "sequence.sample_length", "must be >= 1")
+        _check(self.temperature >= 0, "sequence.temperature", "must be >= 0")
+        _check(self.pairs >= 10, "sequence.pairs", "must be >= 10")
+        _check(self.beam >= 1, "sequence.beam", "must be >= 1")

@@ -101,7 +101,7 @@ def predict(run_dir: str | Path, inputs: Sequence[str | Path], topk: int = 5, **
     """The task's results for each input file: top-k classes with probabilities for a classifier,
     reconstruction errors (and images with ``out``) for a generative run."""
     if not inputs:
-        raise UserError("no images given")
+        raise UserError("no inputs given")
     if topk < 1:
         raise UserError(f"--top must be at least 1 (got {topk})")
     run = load_run(run_dir)

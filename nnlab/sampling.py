@@ -32,13 +32,17 @@ def _generator(run: LoadedRun, seed: int) -> torch.Generator:
 
 
 def sample(run_dir: str | Path, n: int = 64, out: str | Path | None = None, seed: int = 0,
-           weights: str = "best", cols: int = 8, grid: int = 64) -> dict[str, Any]:
+           weights: str = "best", cols: int = 8, grid: int = 64, **options: Any) -> dict[str, Any]:
     """n samples of a VAE, GAN or PixelCNN run (``images`` (n, C, H, W) in [0, 1]); with ``out``, a PNG grid
-    of the first ``grid`` of them. ``seconds``: the time the sampling took (PixelCNN draws pixel by pixel)."""
-    run = _generative(run_dir, weights)
+    of the first ``grid`` of them. ``seconds``: the time the sampling took (PixelCNN draws pixel by pixel).
+    Runs of other tasks that generate (a character language model: ``prompt``, ``length``, ``temperature``)
+    answer through their task's ``sample``; the rest say they need a generative run."""
+    run = load_run(run_dir, weights)
+    if run.config.task != "generate":  # the task's own sampling, or its clear refusal
+        return run.task.sample(run.model, run.meta, run.device, seed=seed, **options)
     start = time.perf_counter()
     with torch.inference_mode():
-        images = run.task.sample(run.model, n, _generator(run, seed)).cpu()
+        images = run.task.draw(run.model, n, _generator(run, seed)).cpu()
     result: dict[str, Any] = {"images": images, "seconds": time.perf_counter() - start}
     if out is not None:
         shown = images[:grid]

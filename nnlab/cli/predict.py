@@ -7,9 +7,10 @@ import nnlab
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="apply a trained run to image files (classes, reconstructions or masks)")
+    p = sub.add_parser("predict", help="apply a trained run to image files (classes, boxes, masks, "
+                       "reconstructions) or prompt text files (a language model continues them)")
     p.add_argument("run_dir")
-    p.add_argument("images", nargs="+")
+    p.add_argument("images", nargs="+", help="image files, or text files holding prompts")
     p.add_argument("--top", type=int, default=5, help="classification: how many classes to show per image")
     p.add_argument("--out", default=None, help="detection: folder for the images with their boxes drawn; "
                    "generation: each image beside its reconstruction; segmentation: each image's colour overlay")
@@ -19,7 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     options = {"out": args.out} if args.out else {}
     for r in nnlab.predict(args.run_dir, args.images, args.top, **options):
-        print(r["image"])
+        print(r.get("image", r.get("text")))
+        if "sample" in r:  # a language model: the prompt file's text, continued
+            print(r["prompt"] + r["sample"])
+        for t in r.get("translations", []):  # seq2seq: each source line and its output
+            print(f"  {t['source']}  ->  {t['output']}")
         for t in r.get("top", []):
             print(f"  {t['prob']:7.2%}  {t['class']}")
         for b in r.get("boxes", []):

@@ -120,6 +120,19 @@ class Task(ABC):
                 device: torch.device, **options: Any) -> list[dict[str, Any]]:
         """Results a user reads for each input file."""
 
+    def example_input(self, info: dict[str, Any], folder: Path) -> Path:
+        """A small valid input file for ``predict`` (smoke tests, demos): a grey 8 x 8 PNG for image tasks."""
+        from PIL import Image
+
+        path = Path(folder) / "example.png"
+        Image.fromarray(np.full((8, 8), 128, np.uint8)).save(path)
+        return path
+
+    def sample(self, model: nn.Module, info: dict[str, Any], device: torch.device, **options: Any) -> dict[str, Any]:
+        """Generate from a trained model (``nnlab sample``); tasks whose models generate override this."""
+        raise UserError(f"this is a {self.name} run; sampling needs a generative run (task: generate with model "
+                        "vae, dcgan or pixelcnn) or a character language model (task: sequence)")
+
     def check_model_options(self) -> None:
         """Reject model options the builder does not take (before any work starts)."""
         opts = self.models.options(self.cfg.model.name, exclude=self.data_args)

@@ -99,7 +99,7 @@ class Generate(Task):
         """Originals beside reconstructions (autoencoders, VAE) and a grid of samples (VAE, GAN, PixelCNN)."""
         return self.objective.report(evaluator, out_dir, split, title)
 
-    def sample(self, model: nn.Module, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def draw(self, model: nn.Module, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n new images (n, C, H, W) in [0, 1]."""
         if n < 1:
             raise UserError(f"--n must be at least 1 (got {n})")
