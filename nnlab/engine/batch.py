@@ -55,8 +55,9 @@ class LogSums:
         for k, v in logs.items():
             if k == "loss":
                 continue
-            term = v.detach().double() * n
-            self.sums[k] = self.sums[k] + term if k in self.sums else term
+            if k not in self.sums:
+                self.sums[k] = torch.zeros((), dtype=torch.float64, device=self.device)
+            self.sums[k].add_(v.detach(), alpha=n)  # one in-place op per log (float64 sum, no host sync)
 
     def state(self) -> dict[str, float]:
         """Plain floats, saved in a checkpoint to finish an interrupted epoch exactly."""
