@@ -329,12 +329,13 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
 
 
 def format_epoch(epoch: int, epochs: int, m: dict[str, float]) -> str:
-    """``epoch 3/10  loss 0.1234  acc 95.00%  val_loss ...  lr 0.01  1.2s``: accuracies as percentages."""
+    """``epoch 3/10  loss 0.1234  acc 95.00%  val_loss ...  lr 0.01  1.2s``: accuracies (``*acc``, ``top*``) as
+    percentages."""
     parts = [f"epoch {epoch}/{epochs}"]
     for k, v in m.items():
         if k == "time":
             continue
-        parts.append(f"{k} {v:.2%}" if k.endswith("acc") else f"{k} {v:.3g}" if k.startswith("lr")
-                     else f"{k} {v:.4f}")
+        fraction = k.endswith("acc") or k.removeprefix("val_").startswith("top")  # accuracies, top-k
+        parts.append(f"{k} {v:.2%}" if fraction else f"{k} {v:.3g}" if k.startswith("lr") else f"{k} {v:.4f}")
     parts.append(f"{m['time']:.1f}s")
     return "  ".join(parts)
