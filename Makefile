@@ -33,6 +33,11 @@ bench: install
 	$(PY) benchmarks/zoo_throughput.py
 	$(PY) benchmarks/augment_throughput.py
 	$(PY) benchmarks/serve_load.py
+	$(PY) benchmarks/eval_speed.py
+	$(PY) benchmarks/sliding_vs_conv.py
+	$(PY) benchmarks/segment_peer.py --data.path=../shared/datasets/pennfudanped
+	$(PY) benchmarks/pixelcnn_sampling.py
+	$(PY) benchmarks/sequence_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
