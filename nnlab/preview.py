@@ -32,8 +32,7 @@ def augmented_samples(cfg: Config, n: int = 16, seed: int | None = None
     transform, _ = build_train_hooks(cfg, pre, len(train.classes))
     if transform is not None:
         x, y = transform(x, y)
-    mean, std = torch.tensor(pre.mean).view(1, -1, 1, 1), torch.tensor(pre.std).view(1, -1, 1, 1)
-    return (x * std + mean).clamp(0, 1), y, train.classes
+    return pre.pixels(x), y, train.classes
 
 
 def label_text(target: torch.Tensor, classes: Sequence[str]) -> str:

@@ -47,6 +47,12 @@ class Preprocess:
         scale, shift = self.scale_shift()
         return images.float() * scale.to(images.device) + shift.to(images.device)
 
+    def pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``normalize``: normalized (B, C, H, W) back to pixel values in [0, 1] (clamped)."""
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        return (x.float() * std + mean).clamp(0, 1)
+
     def load_files(self, paths: Sequence[str | Path]) -> torch.Tensor:
         """Decode, convert, resize and normalize image files: float (N, C, H, W)."""
         arrays = [load_image(p, self.channels, self.height, self.width, self.resize_mode) for p in paths]

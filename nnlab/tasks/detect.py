@@ -165,9 +165,7 @@ class Detect(Task):
     def detect(self, model: nn.Module, x: torch.Tensor) -> Targets:
         """Detections for a normalized batch; detectors that take raw pixels get them back in [0, 1]."""
         if _fits_itself(model):
-            mean = torch.tensor(self.pre.mean, device=x.device).view(1, -1, 1, 1)
-            std = torch.tensor(self.pre.std, device=x.device).view(1, -1, 1, 1)
-            return model.predict((x.float() * std + mean).clamp(0, 1))
+            return model.predict(self.pre.pixels(x))
         return model(x)
 
     def evaluator(self) -> DetectEvaluator:

@@ -73,9 +73,7 @@ def paired_hflip(p: float) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch
 
 def to_uint8(x: torch.Tensor, pre: Preprocess) -> torch.Tensor:
     """Normalized images (B, C, H, W) back to uint8 pixels (for overlays)."""
-    mean = torch.tensor(pre.mean, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(pre.std, device=x.device).view(1, -1, 1, 1)
-    return ((x.float() * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
+    return (pre.pixels(x) * 255).round().to(torch.uint8)
 
 
 class SegmentEvaluator:

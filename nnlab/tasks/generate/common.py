@@ -37,13 +37,13 @@ class Reconstruction:
     """Pixel-space targets and the reconstruction loss of a run's preprocessing."""
 
     def __init__(self, pre: Preprocess, bernoulli: bool) -> None:
-        self.mean = torch.tensor(pre.mean).view(1, -1, 1, 1)
-        self.std = torch.tensor(pre.std).view(1, -1, 1, 1)
+        self.pre = pre
+        self.std = torch.tensor(pre.std).view(1, -1, 1, 1)  # denoising scales its pixel-unit noise by it
         self.bernoulli = bernoulli
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
         """The normalized input back in [0, 1] pixel units (B, C, H, W)."""
-        return (x.float() * self.std.to(x.device) + self.mean.to(x.device)).clamp(0, 1)
+        return self.pre.pixels(x)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean per pixel: binary cross-entropy on logits (Bernoulli data) or squared error after a sigmoid."""
