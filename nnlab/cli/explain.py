@@ -1,7 +1,8 @@
 """nnlab explain: what a trained classifier looks at (CS231n, Visualizing and Understanding).
 
     nnlab explain RUN IMAGE... --method saliency|guided_backprop|integrated_gradients|occlusion|gradcam|gradcam++
-        [--target CLASS | --box N (detection runs)] [--layer NAME] [--out DIR]
+        [--target CLASS | --box N (detection runs) | --pixel-class C [--region x1,y1,x2,y2] (segmentation runs)]
+        [--layer NAME] [--out DIR]
     nnlab explain filters RUN [--layer NAME] --out f.png
     nnlab explain activations RUN IMAGE --out DIR
     nnlab explain embed RUN [--split test] --out f.png
@@ -66,6 +67,11 @@ def _attribution_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", type=int, help="class index to explain (default: each image's predicted class)")
     p.add_argument("--layer", help="gradcam / gradcam++: the layer (default: the last feature map)")
     p.add_argument("--box", type=int, default=0, help="detection runs: which detected box (0 = highest score)")
+    p.add_argument("--pixel-class", type=int, help="segmentation runs: the class whose pixels' logits to explain")
+    p.add_argument("--region", help="segmentation runs: x1,y1,x2,y2 (input pixels) instead of the class's "
+                                    "predicted pixels")
+    p.add_argument("--reduce", choices=("sum", "mean"), default="sum",
+                   help="segmentation runs: sum or mean of the logits over the pixels (default: sum)")
     p.add_argument("--out", default="explain", help="output folder (default: explain)")
     p.add_argument("--steps", type=int, default=32, help="integrated gradients: steps from the black baseline")
     p.add_argument("--window", type=int, help="occlusion: patch side in pixels")
@@ -76,14 +82,16 @@ def _attribution_parser() -> argparse.ArgumentParser:
 def _attribution(args: argparse.Namespace) -> int:
     from nnlab.explain.attribution import Options
     from nnlab.explain.maps import Request, explain_images
+    from nnlab.explain.segmentation import parse_region
 
-    req = Request(args.method, args.target, args.layer, Options(args.steps, args.window, args.stride), args.box)
+    req = Request(args.method, args.target, args.layer, Options(args.steps, args.window, args.stride), args.box,
+                  args.pixel_class, parse_region(args.region), args.reduce)
     results = explain_images(args.run_dir, args.images, req, args.out)
     if results and results[0]["note"]:
         print(f"note: {results[0]['note']}")
     for r in results:
-        box = f" box {r['box']}" if "box" in r else ""
-        print(f"{r['image']}: {r['class']}{box} ({'score' if box else 'p'}={r['prob']:.3f}) -> {r['png']}")
+        what = f" box {r['box']}" if "box" in r else f" over {r['pixels']} px" if "pixels" in r else ""
+        print(f"{r['image']}: {r['class']}{what} ({'score' if what else 'p'}={r['prob']:.3f}) -> {r['png']}")
     return 0
 
 

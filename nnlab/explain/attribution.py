@@ -102,6 +102,17 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str, target: torch.Tens
         return _RUNNERS[method](model, x, target.long(), layer, o).detach()
 
 
+def explain_score(score: nn.Module, x: torch.Tensor, method: str, layer: str | None, prefix: str,
+                  options: Options) -> tuple[torch.Tensor, str | None]:
+    """The map (H, W) of ``method`` for a one-output model ``score`` (B, C, H, W) -> (B, 1) that wraps the run's
+    model as ``score.<prefix>`` (a detected box's score, a class's pixels): ``layer`` is named as in the run's
+    model; occlusion measures the drop of the raw score (there is no softmax over one output)."""
+    layer = resolve_layer(score, method, None if layer is None else f"{prefix}.{layer}", tuple(x.shape[1:]))
+    opts = Options(options.steps, options.window, options.stride, options.baseline, probability=False)
+    maps = attribute(score, x, method, torch.zeros(len(x), dtype=torch.long), layer, opts)
+    return maps[0], layer
+
+
 def _saliency(model: nn.Module, x: torch.Tensor, t: torch.Tensor, _l: str | None, _o: Options) -> torch.Tensor:
     from captum.attr import Saliency
 

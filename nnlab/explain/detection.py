@@ -15,7 +15,7 @@ from torch import nn
 from torchvision.ops import box_iou
 
 from nnlab.errors import UserError
-from nnlab.explain.attribution import Options, attribute, resolve_layer
+from nnlab.explain.attribution import Options, explain_score
 from nnlab.explain.common import check_image_channels, out_of_place
 
 IOU = 0.5  # a perturbed input's detection is "the same box" above this overlap with the reference
@@ -67,12 +67,8 @@ def explain_box(detector: nn.Module, x: torch.Tensor, box: int, method: str, lay
         raise UserError(f"--box {box} is out of range: the detector found {len(det['scores'])} box(es) in this "
                         "image (0 = the highest score)")
     model = BoxScore(detector, det["boxes"][box], int(det["labels"][box]))
-    if layer is not None:
-        layer = f"detector.{layer}"
-    layer = resolve_layer(model, method, layer, tuple(x.shape[1:]))
-    opts = Options(options.steps, options.window, options.stride, options.baseline, probability=False)
-    maps = attribute(model, x, method, torch.zeros(1, dtype=torch.long), layer, opts)
+    heat, layer = explain_score(model, x, method, layer, "detector", options)
     found = {"box": [round(float(v), 1) for v in det["boxes"][box]], "label": int(det["labels"][box]),
              "score": float(det["scores"][box]), "layer": layer}
-    return maps[0], found
+    return heat, found
 

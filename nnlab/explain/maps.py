@@ -26,6 +26,9 @@ class Request:
     layer: str | None = None  # Grad-CAM / Grad-CAM++ layer (None: the last feature map)
     options: Options = field(default_factory=Options)
     box: int = 0  # detection runs: which detection to explain (0 = the highest score)
+    pixel_class: int | None = None  # segmentation runs: the class whose pixels' logits are explained
+    region: tuple[int, int, int, int] | None = None  # segmentation: x1,y1,x2,y2 instead of the predicted pixels
+    reduce: str = "sum"  # segmentation: sum or mean of the logits over the pixels
 
 
 def prepare(run: Explained, req: Request) -> tuple[str | None, str | None]:
@@ -43,10 +46,7 @@ def explain_tensor(run: Explained, x: torch.Tensor, req: Request, layer: str | N
     with torch.no_grad():
         probs = run.model(x).softmax(1)  # (N, K)
     target = probs.argmax(1) if req.target is None else torch.full((len(x),), req.target, dtype=torch.long)
-    opts = req.options
-    if opts.baseline is None:  # integrated gradients start from a black image of the run's preprocessing
-        opts = Options(opts.steps, opts.window, opts.stride, run.pixel_range()[0])
-    maps = attribute(run.model, x, req.method, target, layer, opts)
+    maps = attribute(run.model, x, req.method, target, layer, with_baseline(run, req.options))
     return maps, target, probs.gather(1, target[:, None]).squeeze(1)
 
 
@@ -55,7 +55,11 @@ def explain_images(run_dir: str | Path, images: Sequence[str | Path], req: Reque
     """Write ``<stem>_<method>.png`` (overlay) and ``.npy`` (raw map) per image into ``out``; one record each."""
     if not images:
         raise UserError("give at least one image to explain")
-    run = open_classifier(run_dir, tasks=("classify", "detect"))
+    run = open_classifier(run_dir, tasks=("classify", "detect", "segment"))
+    if run.task == "segment":
+        return explain_segments(run, images, req, Path(out))
+    if req.pixel_class is not None or req.region is not None:
+        raise UserError(f"--pixel-class and --region are for segmentation runs; {run.name} is a {run.task!r} run")
     if run.task == "detect":
         return explain_boxes(run, images, req, Path(out))
     layer, note = prepare(run, req)
@@ -84,8 +88,7 @@ def explain_boxes(run: Explained, images: Sequence[str | Path], req: Request, ou
     mode = run.run.meta.get("resize_mode", "squash") if run.run else "squash"
     xs = [load_box_image(p, run.preprocess, mode, run.name) for p in images]  # every file checked first
     out.mkdir(parents=True, exist_ok=True)
-    opts = req.options if req.options.baseline is not None else Options(
-        req.options.steps, req.options.window, req.options.stride, run.pixel_range()[0])
+    opts = with_baseline(run, req.options)
     results = []
     for path, x in zip(images, xs):
         heat, found = explain_box(run.model, x, req.box, req.method, req.layer, opts)
@@ -99,10 +102,42 @@ def explain_boxes(run: Explained, images: Sequence[str | Path], req: Request, ou
     return results
 
 
+def with_baseline(run: Explained, opts: Options) -> Options:
+    """The options with integrated gradients' baseline set to a black image of the run's preprocessing."""
+    if opts.baseline is not None:
+        return opts
+    return Options(opts.steps, opts.window, opts.stride, run.pixel_range()[0], opts.probability)
+
+
+def explain_segments(run: Explained, images: Sequence[str | Path], req: Request, out: Path) -> list[dict[str, Any]]:
+    """Segmentation runs: the map of class ``req.pixel_class``'s logits over its predicted pixels (or
+    ``req.region``) per image; the explained pixels outlined on the overlay."""
+    from nnlab.explain.segmentation import check_pixel_class, explain_pixels
+
+    if req.target is not None or req.box:
+        raise UserError("a segmentation run explains one class's pixels: use --pixel-class C, not --target / --box")
+    cls = check_pixel_class(req.pixel_class, run.classes)
+    x = run.load_images(images)  # (N, C, H, W), channels checked
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for i, path in enumerate(images):
+        heat, mask, layer, score = explain_pixels(run.model, x[i:i + 1], cls, req.method, req.layer,
+                                                  with_baseline(run, req.options), req.region, req.reduce,
+                                                  run.classes)
+        stem = f"{Path(path).stem}_class{cls}_{req.method.replace('+', 'p')}"
+        title = (f"{req.method}{f' @ {layer}' if layer else ''}: {run.classes[cls]}, {int(mask.sum())} px "
+                 f"({req.reduce} of logits {score:.2f})")
+        png = overlay_png(run.to_pixels(x[i:i + 1])[0], heat.numpy(), out / f"{stem}.png", title, mask=mask.numpy())
+        np.save(out / f"{stem}.npy", heat.numpy())
+        results.append({"image": str(path), "class": run.classes[cls], "index": cls, "prob": score,
+                        "pixels": int(mask.sum()), "png": str(png), "layer": layer, "note": None})
+    return results
+
+
 def overlay_png(image: np.ndarray, heat: np.ndarray, path: Path, title: str = "",
-                box: Sequence[float] | None = None) -> Path:
+                box: Sequence[float] | None = None, mask: np.ndarray | None = None) -> Path:
     """The image (H, W, C) uint8 beside it with the map (H, W) overlaid in 'jet', scaled to its own maximum;
-    ``box`` (xyxy) drawn on both."""
+    ``box`` (xyxy) drawn on both, the outline of ``mask`` (H, W) too."""
     from matplotlib.patches import Rectangle
 
     from nnlab.plots import plt
@@ -118,6 +153,9 @@ def overlay_png(image: np.ndarray, heat: np.ndarray, path: Path, title: str = ""
         for ax in axes:
             ax.add_patch(Rectangle((box[0] - 0.5, box[1] - 0.5), box[2] - box[0], box[3] - box[1], fill=False,
                                    edgecolor="lime", linewidth=1.2))
+    if mask is not None and mask.any() and not mask.all():
+        for ax in axes:
+            ax.contour(mask.astype(float), levels=[0.5], colors="lime", linewidths=1.0)
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
