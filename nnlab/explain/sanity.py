@@ -4,12 +4,15 @@ weights are randomized, it explains the image (an edge detector would pass as we
 Cascading randomization: from the top layer (the logits) down, re-initialize one more parameterized layer at a
 time and compare the new maps with the trained model's by Spearman rank correlation (mean over images). A method
 passes when its maps of the fully randomized model correlate below ``THRESHOLD`` with the original ones.
+Label randomization: train the same model on the same images with their labels shuffled (so it can only
+memorize) and compare its maps with the true-label model's for the same classes, the same way.
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -76,3 +79,28 @@ def cascading_randomization(model: nn.Module, explain: Explainer, x: torch.Tenso
         randomize_layer(clone.get_submodule(name), seed + i)
         rhos.append(rank_correlation(base, explain(clone, x, target)))
     return SanityResult(layers, rhos)
+
+
+def label_randomization(model: nn.Module, shuffled: nn.Module, explain: Explainer, x: torch.Tensor,
+                        target: torch.Tensor) -> float:
+    """Mean Spearman rho between the maps of a model and of the same model trained on shuffled labels, both
+    explaining ``target`` (N,) on x; pass below ``THRESHOLD``."""
+    return rank_correlation(explain(model, x, target), explain(shuffled, x, target))
+
+
+def shuffled_label_config(config: dict[str, Any], out: str | Path, seed: int = 0) -> dict[str, Any]:
+    """The classification config's data with the train and validation labels permuted (test labels kept), built
+    once into ``out`` as a cache dataset; returns the config that trains on it (same model, optimizer, epochs).
+    The images, their split and the preprocessing fitted on them are those of ``config``."""
+    from nnlab import config as cfgmod
+    from nnlab.api import build_data
+    from nnlab.data import cache
+
+    splits, _ = build_data(cfgmod.from_dict(config), progress=False)
+    g = torch.Generator().manual_seed(seed)
+    shuffled = {name: replace(ds, labels=ds.labels[torch.randperm(len(ds), generator=g)]) if name != "test" else ds
+                for name, ds in splits.items()}
+    root = cache.build(shuffled, out, source=f"{config.get('name', 'run')} with shuffled labels (seed {seed})")
+    kept = {k: v for k, v in config.get("data", {}).items() if k in ("resize_mode", "normalize", "orientation_sensitive")}
+    data = {**kept, "dataset": "cache", "path": str(Path(root).resolve())}
+    return {**config, "name": f"{config.get('name', 'run')}_shuffled_labels", "data": data}

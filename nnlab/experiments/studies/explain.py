@@ -21,8 +21,10 @@ from nnlab.explain.attribution import METHODS, Options, attribute, resolve_layer
 from nnlab.experiments.studies.explain_pointing import pointing_game
 from nnlab.explain.common import open_classifier, predicted
 from nnlab.explain.dream import Objective, Regularizers, class_probability, dream
-from nnlab.explain.sanity import THRESHOLD, SanityResult, cascading_randomization
+from nnlab.explain.sanity import (THRESHOLD, SanityResult, cascading_randomization, label_randomization,
+                                  shuffled_label_config)
 
+SHUFFLED_EPOCHS = (3, 10)  # quick, full: the shuffled-label model trains longer (it can only memorize)
 MNIST_PLACES = [Path("../shared/datasets/mnist"), Path(__file__).resolve().parents[3].parent / "shared/datasets/mnist"]
 
 
@@ -39,27 +41,42 @@ def _config(ctx: StudyContext) -> tuple[dict[str, Any], str]:
              "optim": {"name": "adam", "lr": 3e-3}, "train": train}, "scikit-learn digits (8x8), ResNet-20")
 
 
-def measure(run_dir: Path, n: int, repeats: int = 2, methods: tuple[str, ...] = METHODS
-            ) -> tuple[dict[str, float], dict[str, SanityResult], str]:
-    """Per method: ms per explanation (best of ``repeats`` over a batch of ``n`` test images) and the sanity
-    check on the same images (maps of the predicted class)."""
-    run = open_classifier(run_dir)
+def measure(run_dir: Path, shuffled_dir: Path, n: int, repeats: int = 2, methods: tuple[str, ...] = METHODS
+            ) -> tuple[dict[str, float], dict[str, SanityResult], dict[str, float], str]:
+    """Per method: ms per explanation (best of ``repeats`` over a batch of ``n`` test images), the cascading
+    check and the label-randomization check (against the model in ``shuffled_dir``) on the same images (maps of
+    the trained model's predicted class)."""
+    run, shuffled = open_classifier(run_dir), open_classifier(shuffled_dir)
     p = run.preprocess
     x, _ = run.split("test", n)
     target = predicted(run.model, x)
     opts = Options(baseline=run.pixel_range()[0])
-    ms, sanity = {}, {}
+    ms, sanity, labels = {}, {}, {}
     for method in methods:
         layer = resolve_layer(run.model, method, None, (p.channels, p.height, p.width))
+        explain = lambda m, xx, t, me=method, la=layer: attribute(m, xx, me, t, la, opts)  # noqa: E731
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            attribute(run.model, x, method, target, layer, opts)
+            explain(run.model, x, target)
             times.append(1000 * (time.perf_counter() - t0) / len(x))
         ms[method] = min(times)
-        sanity[method] = cascading_randomization(
-            run.model, lambda m, xx, t, me=method, la=layer: attribute(m, xx, me, t, la, opts), x, target)
-    return ms, sanity, str(torch.get_num_threads())
+        sanity[method] = cascading_randomization(run.model, explain, x, target)
+        labels[method] = label_randomization(run.model, shuffled.model, explain, x, target)
+    return ms, sanity, labels, str(torch.get_num_threads())
+
+
+def train_shuffled(ctx: StudyContext, cfg: dict[str, Any]) -> tuple[Path, float]:
+    """The same config trained on its images with the train / val labels shuffled (Adebayo et al.'s label
+    randomization), for longer so it memorizes; its run folder and its accuracy on the shuffled train labels."""
+    shuffled = shuffled_label_config(cfg, ctx.out / "shuffled_labels", seed=0)
+    epochs = SHUFFLED_EPOCHS[1 if ctx.full else 0]
+    run = ctx.fit({**shuffled, "train": {**cfg["train"], "epochs": epochs}})
+    ex = open_classifier(run.dir)
+    x, y = ex.split("train")
+    memorized = float((predicted(ex.model, x) == y).float().mean())
+    ctx.log(f"shuffled labels: {epochs} epochs, {memorized:.1%} of the shuffled train labels fitted")
+    return run.dir, memorized
 
 
 def dream_transfer(run_dir: Path, held_out: Path, steps: int = 200) -> list[list[Any]]:
@@ -85,7 +102,8 @@ def study(ctx: StudyContext) -> StudyReport:
     run = ctx.fit(cfg)
     ctx.log(f"trained {setup}: test accuracy {run.test['acc']:.2%}")
     n = 64 if ctx.full else 32
-    ms, sanity, threads = measure(run.dir, n)
+    shuffled_dir, memorized = train_shuffled(ctx, cfg)
+    ms, sanity, labels, threads = measure(run.dir, shuffled_dir, n)
     other = ctx.fit({**cfg, "name": cfg["name"] + "_seed1", "seed": 1})
     dreams = dream_transfer(run.dir, other.dir)
     ctx.log(f"dream, mean p(class): own model on/off {dreams[-1][1]}/{dreams[-1][3]}, held-out seed "
@@ -95,8 +113,10 @@ def study(ctx: StudyContext) -> StudyReport:
     for m in METHODS:
         s = sanity[m]
         rows.append([m, f"{ms[m]:.2f}", f"{s.correlations[0]:.3f}", f"{s.final:.3f}",
-                     "pass" if s.passed else "FAIL (maps ignore the weights)"])
-        ctx.log(f"{m:22s} {ms[m]:8.2f} ms  rho top {s.correlations[0]:.3f}  all {s.final:.3f}")
+                     "pass" if s.passed else "FAIL (maps ignore the weights)", f"{labels[m]:.3f}",
+                     "pass" if labels[m] < THRESHOLD else "FAIL (maps ignore the labels)"])
+        ctx.log(f"{m:22s} {ms[m]:8.2f} ms  rho top {s.correlations[0]:.3f}  all {s.final:.3f}  "
+                f"shuffled labels {labels[m]:.3f}")
     layers = sanity[METHODS[0]].layers
     return StudyReport(
         "Sanity checks and cost of attribution maps",
@@ -106,28 +126,35 @@ def study(ctx: StudyContext) -> StudyReport:
          f"{n} test images, each explained for its predicted class; {threads} CPU thread(s)",
          f"cascading randomization: re-initialize {', '.join(layers)} one after another (top first); Spearman "
          f"rank correlation with the trained model's maps, mean over images; pass: below {THRESHOLD} after all",
+         f"label randomization: the same config trained {SHUFFLED_EPOCHS[1 if ctx.full else 0]} epochs on the "
+         f"same images with shuffled train / val labels ({100 * memorized:.1f}% of them fitted); its maps for "
+         f"the same classes against the trained model's, the same rho; pass: below {THRESHOLD}",
          "occlusion: mean-pixel patch of about a sixth of the side, half-patch stride; integrated gradients: "
          "32 steps from a black image; Grad-CAM / Grad-CAM++: the last feature map with more than one position",
          "dream: 200 ascent steps on the class score with L2 1e-3, blur 0.5 px every 4 steps, jitter side // 16, "
          "clipping (on), or clipping only (off: unclipped images leave the pixel range and saturate any model); "
          "held-out: the same config trained from seed 1",
          pointing_setup],
-        [Table("Cost and sanity check per method", ["method", "ms / explanation", "rho after top layer",
-                                                    "rho after all layers", "check"], rows),
+        [Table("Cost and sanity checks per method", ["method", "ms / explanation", "rho after top layer",
+                                                     "rho after all layers", "cascading check",
+                                                     "rho, shuffled-label model", "label check"], rows),
          Table("Pointing game on one-digit scenes (%)", ["method", "hits", "chance", "x chance"], pointing),
          Table("Class-model visualization: p(class) of the synthesized image",
                ["class", "own, reg. on", "held-out, reg. on", "own, clip only", "held-out, clip only"], dreams)],
-        _verdict(sanity, ms, pointing, dreams), [_figure(sanity, ctx)])
+        _verdict(sanity, labels, ms, pointing, dreams), [_figure(sanity, ctx)])
 
 
-def _verdict(sanity: dict[str, SanityResult], ms: dict[str, float], pointing: list[list[Any]],
-             dreams: list[list[Any]]) -> str:
+def _verdict(sanity: dict[str, SanityResult], labels: dict[str, float], ms: dict[str, float],
+             pointing: list[list[Any]], dreams: list[list[Any]]) -> str:
     failed = [m for m in METHODS if not sanity[m].passed]
+    label_failed = [m for m in METHODS if labels[m] >= THRESHOLD]
     best = max(pointing, key=lambda r: float(r[1]))
     mean = dreams[-1]
     transfer = "transfer better" if float(mean[2]) > float(mean[4]) else "do not transfer better"
     return ((f"All {len(METHODS)} methods' maps change when the weights are randomized" if not failed else
              f"{', '.join(failed)} fail the sanity check (maps still correlate >= {THRESHOLD} with random weights)")
+            + ("; every method's maps change for a model trained on shuffled labels" if not label_failed else
+               f"; {', '.join(label_failed)} fail the label check (rho >= {THRESHOLD} with the shuffled-label model)")
             + f"; cheapest {min(ms, key=ms.get)} ({min(ms.values()):.2f} ms), dearest {max(ms, key=ms.get)} "
               f"({max(ms.values()):.2f} ms) per explanation. Pointing game: best {best[0]} {best[1]}% "
               f"(chance {best[2]}%). Class models with the regularizers on {transfer} to a model from another "
