@@ -3,11 +3,11 @@
     nnlab explain RUN IMAGE... --method saliency|guided_backprop|integrated_gradients|occlusion|gradcam|gradcam++
         [--target CLASS | --box N (detection runs) | --pixel-class C [--region x1,y1,x2,y2] (segmentation runs)]
         [--layer NAME] [--out DIR]
-    nnlab explain filters RUN [--layer NAME] --out f.png
-    nnlab explain activations RUN IMAGE --out DIR
-    nnlab explain embed RUN [--split test] --out f.png
-    nnlab explain neighbours RUN IMAGE [--k 5] [--out f.png]
-    nnlab explain dream RUN (--class C | --layer L --unit U) --out f.png
+    nnlab explain filters RUN [--layer NAME] --out f.png                       (classify, detect, segment runs)
+    nnlab explain activations RUN IMAGE --out DIR          (detect runs: the backbone's; segment runs too)
+    nnlab explain embed RUN [--split test] --out f.png     (detect runs: the objects' backbone features)
+    nnlab explain neighbours RUN IMAGE [--k 5] [--box N] [--out f.png]   (detect runs: objects like box N)
+    nnlab explain dream RUN (--class C | --layer L --unit U | --image F --box N) --out f.png
     nnlab explain max-patches RUN --layer L --unit U [--k 16] --out f.png
 """
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Callable
 
 from nnlab.errors import UserError
 
+ALL_TASKS = ("classify", "detect", "segment")  # a model's weights and feature maps exist for every image task
+OBJECT_TASKS = ("classify", "detect")  # embeddings, neighbours, class models: images of a class, or objects
 TOOLS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
 
@@ -111,7 +113,7 @@ def _filters(args: argparse.Namespace) -> int:
     from nnlab.explain.common import open_classifier
     from nnlab.explain.features import filters_png
 
-    print(filters_png(open_classifier(args.run_dir, "explain filters"), args.out, args.layer))
+    print(filters_png(open_classifier(args.run_dir, "explain filters", ALL_TASKS), args.out, args.layer))
     return 0
 
 
@@ -127,7 +129,8 @@ def _activations(args: argparse.Namespace) -> int:
     from nnlab.explain.common import open_classifier
     from nnlab.explain.features import activations_pngs
 
-    for path in activations_pngs(open_classifier(args.run_dir, "explain activations"), args.image, args.out):
+    for path in activations_pngs(open_classifier(args.run_dir, "explain activations", ALL_TASKS), args.image,
+                                 args.out):
         print(path)
     return 0
 
@@ -145,7 +148,7 @@ def _embed(args: argparse.Namespace) -> int:
     from nnlab.explain.common import open_classifier
     from nnlab.explain.features import embed_png
 
-    print(embed_png(open_classifier(args.run_dir, "explain embed"), args.out, args.split, args.limit))
+    print(embed_png(open_classifier(args.run_dir, "explain embed", OBJECT_TASKS), args.out, args.split, args.limit))
     return 0
 
 
@@ -155,6 +158,7 @@ def _neighbours_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--split", default="train", help="where to look for neighbours (default: train)")
+    p.add_argument("--box", type=int, help="detection runs: the detected box whose object to match (default 0)")
     p.add_argument("--out", help="also draw them into this PNG")
 
 
@@ -163,19 +167,30 @@ def _neighbours(args: argparse.Namespace) -> int:
     from nnlab.explain.common import open_classifier
     from nnlab.explain.features import neighbours, neighbours_png
 
-    run = open_classifier(args.run_dir, "explain neighbours")
-    found = neighbours(run, args.image, args.k, args.split)
+    run = open_classifier(args.run_dir, "explain neighbours", OBJECT_TASKS)
+    if run.task == "detect":
+        from nnlab.explain.detector_views import box_neighbours
+
+        found, png = box_neighbours(run, args.image, args.box or 0, args.k, args.split, args.out)
+    elif args.box is not None:
+        raise UserError(f"--box is for detection runs; {run.name} is a {run.task!r} run")
+    else:
+        found = neighbours(run, args.image, args.k, args.split)
+        png = neighbours_png(run, args.image, found, args.out, args.split) if args.out else None
     for space, items in found.items():
         print(f"{space} space: " + ", ".join(f"#{i} {run.classes[c]} ({d:.2f})" for i, c, d in items))
-    if args.out:
-        print(neighbours_png(run, args.image, found, args.out, args.split))
+    if png:
+        print(png)
     return 0
 
 
 @tool("dream")
 def _dream_args(p: argparse.ArgumentParser) -> None:
     _run_arg(p)
-    p.add_argument("--class", dest="cls", type=int, help="class index whose score to maximize")
+    p.add_argument("--class", dest="cls", type=int, help="class index whose score to maximize (detection runs: "
+                                                         "the class's best candidate score)")
+    p.add_argument("--box", type=int, help="detection runs: maximize this detected box's score, from --image")
+    p.add_argument("--image", help="detection runs: the image whose --box to maximize (the starting point)")
     p.add_argument("--layer", help="maximize one unit of this layer instead (with --unit)")
     p.add_argument("--unit", type=int, help="channel (conv) or neuron (linear) of --layer")
     p.add_argument("--steps", type=int, default=200)
@@ -195,10 +210,18 @@ def _dream(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise UserError("--steps must be at least 1")
-    run = open_classifier(args.run_dir, "explain dream")
+    run = open_classifier(args.run_dir, "explain dream", OBJECT_TASKS)
     obj = Objective(args.cls, args.layer, args.unit)
-    x = dream(run, obj, Regularizers(args.l2, args.blur, 4, args.jitter, not args.no_clip), args.steps, args.lr,
-              args.seed)
+    reg = Regularizers(args.l2, args.blur, 4, args.jitter, not args.no_clip)
+    if run.task == "detect":
+        from nnlab.explain.detector_views import detection_dream
+
+        x, view, obj, what = detection_dream(run, obj, reg, args.steps, args.lr, args.seed, args.image, args.box)
+        print(dream_png(view, x, obj, args.out, what))
+        return 0
+    if args.box is not None or args.image is not None:
+        raise UserError(f"--box and --image are for detection runs; {run.name} is a {run.task!r} run")
+    x = dream(run, obj, reg, args.steps, args.lr, args.seed)
     print(dream_png(run, x, obj, args.out))
     return 0
 

@@ -49,6 +49,11 @@ class Explained:
         that does not exist is refused with one message naming it."""
         for p in paths:
             check_image_channels(p, self.preprocess.channels, self.name)
+        if self.task == "detect":  # resized as the detection run's data was (squash or letterbox)
+            from nnlab.explain.detection import load_box_image
+
+            mode = self.run.meta.get("resize_mode", "squash") if self.run else "squash"
+            return torch.cat([load_box_image(p, self.preprocess, mode, self.name) for p in paths])
         return self.preprocess.load_files(list(paths))
 
     def pixel_range(self) -> tuple[torch.Tensor, torch.Tensor]:

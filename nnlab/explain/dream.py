@@ -69,15 +69,16 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def dream(run: Explained, obj: Objective, reg: Regularizers | None = None, steps: int = 200, lr: float = 0.1,
-          seed: int = 0) -> torch.Tensor:
-    """The synthesized input (1, C, H, W), normalized like the run's inputs."""
+          seed: int = 0, start: torch.Tensor | None = None) -> torch.Tensor:
+    """The synthesized input (1, C, H, W), normalized like the run's inputs; from ``start`` (1, C, H, W) when
+    given (deep-dream style), else from the mean image slightly perturbed."""
     reg = reg or Regularizers()
     check_objective(run, obj)
     model, p = run.model.eval(), run.preprocess
     jitter = min(p.height, p.width) // 16 if reg.jitter is None else reg.jitter
     lo, hi = run.pixel_range()  # (1, C, 1, 1) each
     g = torch.Generator().manual_seed(seed)
-    x = 0.01 * torch.randn(1, p.channels, p.height, p.width, generator=g)  # the mean image, slightly perturbed
+    x = 0.01 * torch.randn(1, p.channels, p.height, p.width, generator=g) if start is None else start.detach().clone()
     for step in range(steps):
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist() if jitter else (0, 0)
         xj = torch.roll(x, (dy, dx), dims=(2, 3)).requires_grad_(True)
@@ -98,13 +99,13 @@ def class_probability(model: nn.Module, x: torch.Tensor, cls: int) -> float:
         return float(model(x).softmax(1)[0, cls])
 
 
-def dream_png(run: Explained, x: torch.Tensor, obj: Objective, out: str | Path) -> Path:
-    """The synthesized image, titled with what it maximizes and the model's reading of it."""
+def dream_png(run: Explained, x: torch.Tensor, obj: Objective, out: str | Path, what: str | None = None) -> Path:
+    """The synthesized image, titled with what it maximizes and the model's reading of it (or ``what``)."""
     from nnlab.explain.features import mosaic_png
 
     img = torch.from_numpy(run.to_pixels(x)[0]).permute(2, 0, 1) / 255  # (C, H, W) in [0, 1]
-    if obj.cls is not None:
+    if what is None and obj.cls is not None:
         what = f"class {run.classes[obj.cls]}: p={class_probability(run.model, x, obj.cls):.3f}"
-    else:
+    elif what is None:
         what = f"{obj.layer} unit {obj.unit}"
     return mosaic_png([img], out, f"{run.name}: {what}", cols=1)

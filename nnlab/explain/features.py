@@ -73,15 +73,16 @@ def filters_png(run: Explained, out: str | Path, layer: str | None = None) -> Pa
     return mosaic_png(tiles, out, f"{run.name}: weights of {name} ({len(tiles)} shown)")
 
 
-def activations(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every leaf layer's output on one input (1, C, H, W), by name, in the order they ran."""
+def activations(model: nn.Module, x: torch.Tensor, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every leaf layer's output on one input (1, C, H, W), by name (``prefix`` + its name in ``model``: a
+    detector's backbone is shown as ``backbone.<layer>``), in the order they ran."""
     found: dict[str, torch.Tensor] = {}
 
     def keep(name: str, out: Any) -> None:
         if isinstance(out, torch.Tensor) and name not in found:
             found[name] = out.detach()[0]
 
-    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: keep(n, out)) for n, m in named_layers(model)]
+    hooks = [m.register_forward_hook(lambda _m, _i, out, n=prefix + n: keep(n, out)) for n, m in named_layers(model)]
     try:
         with torch.no_grad():
             model(x)
@@ -97,7 +98,13 @@ def activations_pngs(run: Explained, image: str | Path, out: str | Path) -> list
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, (name, a) in enumerate(activations(run.model, x).items()):
+    if run.task == "detect":  # a detector's features are its backbone's; its head's outputs are box codes
+        from nnlab.explain.detector_views import detector_of
+
+        found = activations(detector_of(run, "explain activations").backbone, x, "backbone.")
+    else:
+        found = activations(run.model, x)
+    for i, (name, a) in enumerate(found.items()):
         tiles = [_unit(c[None]) for c in a[:MAX_TILES]] if a.dim() == 3 else [_unit(a.flatten()[None, None])]
         title = f"{name}: {tuple(a.shape)}" + (f", first {MAX_TILES}" if a.dim() == 3 and len(a) > MAX_TILES else "")
         paths.append(mosaic_png(tiles, out / f"{i:02d}_{name}.png", title, cols=8 if a.dim() == 3 else 1))
@@ -113,22 +120,38 @@ def penultimate(model: nn.Module, x: torch.Tensor, batch: int = 512) -> torch.Te
 
 
 def embed_png(run: Explained, out: str | Path, split: str = "test", limit: int = 1000, seed: int = 0) -> Path:
-    """t-SNE (scikit-learn) of the penultimate features of up to ``limit`` images of a split, coloured by class."""
+    """t-SNE (scikit-learn) of the penultimate features of up to ``limit`` images of a split, coloured by class;
+    for a detection run, of its backbone's features of the split's objects (detector_views.object_split)."""
+    if run.task == "detect":
+        from nnlab.explain.detector_views import object_split
+
+        f, y, _ = object_split(run, split, limit)
+        what = f"backbone features of objects ({split}, {len(f)} boxes)"
+    else:
+        x, y = run.split(split, limit)
+        if len(x) < 5:
+            raise UserError(f"the {split} split has {len(x)} images; t-SNE needs at least 5")
+        f = penultimate(run.model, x)
+        what = f"penultimate features ({split}, {len(f)} images)"
+    return tsne_png(f, y, run.classes, f"{run.name}: t-SNE of {what}", out, seed)
+
+
+def tsne_png(f: torch.Tensor, y: torch.Tensor, classes: list[str], title: str, out: str | Path, seed: int = 0
+             ) -> Path:
+    """t-SNE (scikit-learn) of features (N, D) as a scatter coloured by label (N,)."""
     from sklearn.manifold import TSNE
 
     from nnlab.plots import plt
 
-    x, y = run.split(split, limit)
-    if len(x) < 5:
-        raise UserError(f"the {split} split has {len(x)} images; t-SNE needs at least 5")
-    f = penultimate(run.model, x).numpy()
-    xy = TSNE(2, perplexity=min(30.0, (len(f) - 1) / 3), init="pca", random_state=seed).fit_transform(f)
+    if len(f) < 5:
+        raise UserError(f"t-SNE needs at least 5 points, got {len(f)}")
+    xy = TSNE(2, perplexity=min(30.0, (len(f) - 1) / 3), init="pca", random_state=seed).fit_transform(f.numpy())
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    cmap = plt.get_cmap("tab10" if len(run.classes) <= 10 else "tab20")
-    for k, name in enumerate(run.classes):
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for k, name in enumerate(classes):
         m = (y == k).numpy()
         ax.scatter(xy[m, 0], xy[m, 1], s=6, color=cmap(k % cmap.N), label=name)
-    ax.set_title(f"{run.name}: t-SNE of penultimate features ({split}, {len(f)} images)", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.set_xticks([]), ax.set_yticks([])
     ax.legend(fontsize=6, markerscale=2, loc="best")
     out = Path(out)
@@ -139,16 +162,12 @@ def embed_png(run: Explained, out: str | Path, split: str = "test", limit: int =
     return out
 
 
-def neighbours(run: Explained, image: str | Path, k: int = 5, split: str = "train"
-               ) -> dict[str, list[tuple[int, int, float]]]:
-    """The ``k`` nearest images of a split to a file, by L2 distance in penultimate-feature space and in pixel
-    space: {"feature"|"pixel": [(index, label, distance), ...]}."""
+def nearest(spaces: dict[str, tuple[torch.Tensor, torch.Tensor]], y: torch.Tensor, k: int
+            ) -> dict[str, list[tuple[int, int, float]]]:
+    """Per space {name: (query (1, D), candidates (N, D))}: the ``k`` nearest candidates by L2 distance as
+    (index, label, distance)."""
     if k < 1:
         raise UserError("--k must be at least 1")
-    q = run.load_images([image])  # (1, C, H, W)
-    x, y = run.split(split)
-    spaces = {"feature": (penultimate(run.model, q), penultimate(run.model, x)),
-              "pixel": (q.flatten(1), x.flatten(1))}
     found = {}
     for space, (fq, fx) in spaces.items():
         d = torch.cdist(fq, fx)[0]  # (N,)
@@ -157,13 +176,32 @@ def neighbours(run: Explained, image: str | Path, k: int = 5, split: str = "trai
     return found
 
 
+def neighbours(run: Explained, image: str | Path, k: int = 5, split: str = "train"
+               ) -> dict[str, list[tuple[int, int, float]]]:
+    """The ``k`` nearest images of a split to a file, by L2 distance in penultimate-feature space and in pixel
+    space: {"feature"|"pixel": [(index, label, distance), ...]}."""
+    if k < 1:
+        raise UserError("--k must be at least 1")
+    q = run.load_images([image])  # (1, C, H, W)
+    x, y = run.split(split)
+    return nearest({"feature": (penultimate(run.model, q), penultimate(run.model, x)),
+                    "pixel": (q.flatten(1), x.flatten(1))}, y, k)
+
+
 def neighbours_png(run: Explained, image: str | Path, found: dict[str, list[tuple[int, int, float]]],
                    out: str | Path, split: str = "train") -> Path:
     """The query, then its neighbours in feature space (row 1) and pixel space (row 2), titled with class."""
-    from nnlab.plots import image_grid_png
-
     x, _ = run.split(split)
     query = run.load_images([image])
+    return neighbours_grid(run, query, x, found, out, f"nearest {split} images")
+
+
+def neighbours_grid(run: Explained, query: torch.Tensor, x: torch.Tensor, found: dict[str, list[tuple[int, int, float]]],
+                    out: str | Path, what: str) -> Path:
+    """The query (1, C, h, w), then its neighbours among x (N, C, h, w) (normalized inputs) in feature space
+    (row 1) and pixel space (row 2), titled with class and distance."""
+    from nnlab.plots import image_grid_png
+
     k = len(found["feature"])
     tiles, titles = [], []
     for space in ("feature", "pixel"):
@@ -173,4 +211,4 @@ def neighbours_png(run: Explained, image: str | Path, found: dict[str, list[tupl
             tiles.append(torch.from_numpy(run.to_pixels(x[i:i + 1])[0]).permute(2, 0, 1) / 255)
             titles.append(f"{run.classes[label]} d={dist:.1f}")
     return image_grid_png(tiles, out, cols=k + 1, titles=titles,
-                          title=f"{run.name}: nearest {split} images, feature space (top) vs pixel space (bottom)")
+                          title=f"{run.name}: {what}, feature space (top) vs pixel space (bottom)")

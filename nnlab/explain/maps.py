@@ -81,12 +81,11 @@ def explain_images(run_dir: str | Path, images: Sequence[str | Path], req: Reque
 
 def explain_boxes(run: Explained, images: Sequence[str | Path], req: Request, out: Path) -> list[dict[str, Any]]:
     """Detection runs: the map of detection ``req.box``'s score per image, the box drawn on the overlay."""
-    from nnlab.explain.detection import explain_box, load_box_image
+    from nnlab.explain.detection import explain_box
 
     if req.target is not None:
         raise UserError("a detection run explains one detected box: use --box N (0 = the highest score), not --target")
-    mode = run.run.meta.get("resize_mode", "squash") if run.run else "squash"
-    xs = [load_box_image(p, run.preprocess, mode, run.name) for p in images]  # every file checked first
+    xs = run.load_images(images).split(1)  # every file checked first, each (1, C, H, W)
     out.mkdir(parents=True, exist_ok=True)
     opts = with_baseline(run, req.options)
     results = []

@@ -1,4 +1,5 @@
-"""Tiny trained runs to explain: a digits MLP and a digits ResNet-20 (in-place ReLUs, batch norm), one epoch each."""
+"""Tiny trained runs to explain: a digits MLP and a digits ResNet-20 (in-place ReLUs, batch norm), one epoch each;
+a tiny YOLO on digit scenes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,3 +47,27 @@ def digit_pngs(tmp_path_factory) -> list[Path]:
     paths.append(root / "colour.png")
     Image.fromarray(np.full((8, 8, 3), (255, 0, 0), np.uint8)).save(paths[-1])
     return paths
+
+
+@pytest.fixture(scope="session")
+def detect_run(tmp_path_factory) -> Path:
+    cfg = {"name": "det", "task": "detect", "data": {"dataset": "scenes", "image_size": [48, 48], "val_fraction": 0.1},
+           "detect": {"scenes": {"n": 36, "n_test": 8, "digits": [1, 2], "scale": [1.0, 1.5]}},
+           "model": {"name": "yolo", "width": 4, "neck_width": 8, "score_thresh": 0.0},
+           "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 1, "batch_size": 8}}
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return nnlab.fit(cfg, runs_root=tmp_path_factory.mktemp("runs"), progress=False).dir
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def scene_png(tmp_path_factory) -> Path:
+    """One 48x48 digit scene (RGB) for the detection run."""
+    from nnlab.data.boxes.scenes import generate_scenes
+
+    img = tmp_path_factory.mktemp("scene") / "scene.png"
+    Image.fromarray(generate_scenes(1, 48, (1, 1), (1.0, 1.5), seed=5).images[0].permute(1, 2, 0).numpy()).save(img)
+    return img

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
-from PIL import Image
 from torch import nn
 
-import nnlab
 from nnlab.cli.main import main
 from nnlab.explain.attribution import Options, attribute
 from nnlab.explain.detection import BoxScore
@@ -43,25 +40,8 @@ def test_box_saliency_lies_in_the_box_and_occlusion_is_the_score_drop():
     torch.testing.assert_close(occ[0, :2, 2:], drop.expand(2, 2))
 
 
-@pytest.fixture(scope="module")
-def detect_run(tmp_path_factory):
-    cfg = {"name": "det", "task": "detect", "data": {"dataset": "scenes", "image_size": [48, 48], "val_fraction": 0.1},
-           "detect": {"scenes": {"n": 36, "n_test": 8, "digits": [1, 2], "scale": [1.0, 1.5]}},
-           "model": {"name": "yolo", "width": 4, "neck_width": 8, "score_thresh": 0.0},
-           "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 1, "batch_size": 8}}
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return nnlab.fit(cfg, runs_root=tmp_path_factory.mktemp("runs"), progress=False).dir
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_explain_a_detected_box(detect_run, tmp_path, capsys):
-    from nnlab.data.boxes.scenes import generate_scenes
-
-    img = tmp_path / "scene.png"
-    Image.fromarray(generate_scenes(1, 48, (1, 1), (1.0, 1.5), seed=5).images[0].permute(1, 2, 0).numpy()).save(img)
+def test_explain_a_detected_box(detect_run, scene_png, tmp_path, capsys):
+    img = scene_png
     for method in ("saliency", "gradcam"):
         assert main(["explain", str(detect_run), str(img), "--method", method, "--box", "1", "--out",
                      str(tmp_path / "o")]) == 0
