@@ -15,7 +15,8 @@ from torch import nn
 from torchvision.ops import box_iou
 
 from nnlab.errors import UserError
-from nnlab.explain.attribution import Options, explain_score
+from nnlab.models.detection.detector import Detector
+from nnlab.explain.attribution import LAYER_METHODS, Options, explain_score, spatial_layers
 from nnlab.explain.common import check_image_channels, out_of_place
 
 IOU = 0.5  # a perturbed input's detection is "the same box" above this overlap with the reference
@@ -58,6 +59,15 @@ def detections(detector: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {k: v[order] for k, v in det.items()}
 
 
+def last_backbone_map(detector: nn.Module, shape: tuple[int, int, int]) -> str | None:
+    """Grad-CAM's default layer in a Detector: the backbone's last feature map with more than one position. The
+    model's last map is a head's output at one pyramid level, which a box predicted at another level does not
+    reach (its Grad-CAM would be empty)."""
+    maps = spatial_layers(detector.backbone, shape)
+    names = [n for n, hw in maps.items() if hw[0] * hw[1] > 1] or list(maps)
+    return f"backbone.{names[-1]}" if names else None
+
+
 def explain_box(detector: nn.Module, x: torch.Tensor, box: int, method: str, layer: str | None,
                 options: Options) -> tuple[torch.Tensor, dict[str, Any]]:
     """The map (H, W) of ``method`` for detection number ``box`` (0 = the highest score) on x (1, C, H, W)."""
@@ -67,6 +77,8 @@ def explain_box(detector: nn.Module, x: torch.Tensor, box: int, method: str, lay
         raise UserError(f"--box {box} is out of range: the detector found {len(det['scores'])} box(es) in this "
                         "image (0 = the highest score)")
     model = BoxScore(detector, det["boxes"][box], int(det["labels"][box]))
+    if layer is None and method in LAYER_METHODS and isinstance(detector, Detector):
+        layer = last_backbone_map(detector, tuple(x.shape[1:]))
     heat, layer = explain_score(model, x, method, layer, "detector", options)
     found = {"box": [round(float(v), 1) for v in det["boxes"][box]], "label": int(det["labels"][box]),
              "score": float(det["scores"][box]), "layer": layer}

@@ -13,11 +13,21 @@ def peak(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return idx // maps.shape[2], idx % maps.shape[2]
 
 
+def empty(maps: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: map i is constant (all zero after a ReLU, say) and so has no peak."""
+    flat = maps.flatten(1)
+    return flat.amax(1) == flat.amin(1)
+
+
 def pointing_hits(maps: torch.Tensor, boxes: Sequence[torch.Tensor]) -> torch.Tensor:
-    """(N,) bool: the peak of map i lies in one of boxes[i] (K_i, 4) xyxy pixel boxes (x2, y2 exclusive)."""
+    """(N,) bool: the peak of map i lies in one of boxes[i] (K_i, 4) xyxy pixel boxes (x2, y2 exclusive); a
+    constant map points nowhere (a miss, not its first pixel)."""
     rows, cols = peak(maps)
     hits = []
-    for r, c, b in zip(rows.tolist(), cols.tolist(), boxes):
+    for r, c, b, none in zip(rows.tolist(), cols.tolist(), boxes, empty(maps).tolist()):
+        if none:
+            hits.append(False)
+            continue
         b = b.reshape(-1, 4)
         inside = (b[:, 0] <= c + 0.5) & (c + 0.5 <= b[:, 2]) & (b[:, 1] <= r + 0.5) & (r + 0.5 <= b[:, 3])
         hits.append(bool(inside.any()))

@@ -25,3 +25,10 @@ def test_chance_is_the_share_of_the_image_in_the_boxes():
     maps = torch.rand(4000, 10, 10, generator=g)  # random peaks hit at the chance rate
     hits = pointing_hits(maps, [boxes[1]] * 4000).float().mean()
     assert abs(float(hits) - 0.75) < 0.03
+
+
+def test_a_constant_map_points_nowhere():
+    maps = torch.zeros(2, 4, 4)
+    maps[1, 0, 0] = 1.0
+    box = [torch.tensor([[0.0, 0.0, 2.0, 2.0]])] * 2  # covers pixel (0, 0), the argmax of an all-zero map
+    assert pointing_hits(maps, box).tolist() == [False, True]

@@ -4,7 +4,9 @@ backprop, occlusion, Grad-CAM; Adebayo et al. 2018, "Sanity Checks for Saliency 
 Train LeNet-5 on MNIST (scikit-learn digits with ResNet-20 when MNIST is absent), then for every method: the
 milliseconds per explanation on this machine's threads, and the cascading-randomization check — the rank
 correlation between the trained model's maps and the maps after re-initializing the top 1, 2, ... layers; the
-pointing game on one-digit scenes (explain_pointing.py); class-model images read by a model from another seed.
+label-randomization check (the same config on shuffled labels); the pointing game on one-digit scenes for a
+classifier and a detector's box scores, and on raccoon photos (explain_pointing.py, explain_boxes.py); class-model
+images read by a model from another seed.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import torch
 from nnlab.experiments.common import save_figure
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, Table
 from nnlab.explain.attribution import METHODS, Options, attribute, resolve_layer
-from nnlab.experiments.studies.explain_pointing import pointing_game
+from nnlab.experiments.studies.explain_boxes import detector_pointing, raccoon_pointing
+from nnlab.experiments.studies.explain_pointing import Pointing, pointing_game, pointing_rows
 from nnlab.explain.common import open_classifier, predicted
 from nnlab.explain.dream import Objective, Regularizers, class_probability, dream
 from nnlab.explain.sanity import (THRESHOLD, SanityResult, cascading_randomization, label_randomization,
@@ -108,7 +111,13 @@ def study(ctx: StudyContext) -> StudyReport:
     dreams = dream_transfer(run.dir, other.dir)
     ctx.log(f"dream, mean p(class): own model on/off {dreams[-1][1]}/{dreams[-1][3]}, held-out seed "
             f"{dreams[-1][2]}/{dreams[-1][4]}")
-    pointing, pointing_setup = pointing_game(ctx, *((10000, 500, 10) if ctx.full else (4000, 200, 6)))
+    games, setups = {}, []
+    for name, (play, sizes) in {"scenes, classifier": (pointing_game, ((4000, 200, 6), (10000, 500, 10))),
+                                "scenes, detector": (detector_pointing, ((800, 60, 4), (2000, 200, 8))),
+                                "raccoons, classifier": (raccoon_pointing, ((8,), (20,)))}.items():
+        games[name], setup = play(ctx, *sizes[1 if ctx.full else 0])
+        setups.append(setup)
+    header, pointing = pointing_rows(games)
     rows = []
     for m in METHODS:
         s = sanity[m]
@@ -134,21 +143,22 @@ def study(ctx: StudyContext) -> StudyReport:
          "dream: 200 ascent steps on the class score with L2 1e-3, blur 0.5 px every 4 steps, jitter side // 16, "
          "clipping (on), or clipping only (off: unclipped images leave the pixel range and saturate any model); "
          "held-out: the same config trained from seed 1",
-         pointing_setup],
+         *setups],
         [Table("Cost and sanity checks per method", ["method", "ms / explanation", "rho after top layer",
                                                      "rho after all layers", "cascading check",
                                                      "rho, shuffled-label model", "label check"], rows),
-         Table("Pointing game on one-digit scenes (%)", ["method", "hits", "chance", "x chance"], pointing),
+         Table("Pointing game: hits % (x chance)", header, pointing),
          Table("Class-model visualization: p(class) of the synthesized image",
                ["class", "own, reg. on", "held-out, reg. on", "own, clip only", "held-out, clip only"], dreams)],
-        _verdict(sanity, labels, ms, pointing, dreams), [_figure(sanity, ctx)])
+        _verdict(sanity, labels, ms, games, dreams), [_figure(sanity, ctx)])
 
 
 def _verdict(sanity: dict[str, SanityResult], labels: dict[str, float], ms: dict[str, float],
-             pointing: list[list[Any]], dreams: list[list[Any]]) -> str:
+             games: dict[str, Pointing], dreams: list[list[Any]]) -> str:
     failed = [m for m in METHODS if not sanity[m].passed]
     label_failed = [m for m in METHODS if labels[m] >= THRESHOLD]
-    best = max(pointing, key=lambda r: float(r[1]))
+    points = "; ".join(f"{name}: best {max(g, key=lambda m: g[m][0])} {100 * max(h for h, _ in g.values()):.1f}% "
+                       f"(chance {100 * next(iter(g.values()))[1]:.1f}%)" for name, g in games.items() if g)
     mean = dreams[-1]
     transfer = "transfer better" if float(mean[2]) > float(mean[4]) else "do not transfer better"
     return ((f"All {len(METHODS)} methods' maps change when the weights are randomized" if not failed else
@@ -156,8 +166,7 @@ def _verdict(sanity: dict[str, SanityResult], labels: dict[str, float], ms: dict
             + ("; every method's maps change for a model trained on shuffled labels" if not label_failed else
                f"; {', '.join(label_failed)} fail the label check (rho >= {THRESHOLD} with the shuffled-label model)")
             + f"; cheapest {min(ms, key=ms.get)} ({min(ms.values()):.2f} ms), dearest {max(ms, key=ms.get)} "
-              f"({max(ms.values()):.2f} ms) per explanation. Pointing game: best {best[0]} {best[1]}% "
-              f"(chance {best[2]}%). Class models with the regularizers on {transfer} to a model from another "
+              f"({max(ms.values()):.2f} ms) per explanation. Pointing game, {points}. Class models with the regularizers on {transfer} to a model from another "
               f"seed (mean p {mean[2]} vs {mean[4]} with clipping only).")
 
 

@@ -4,7 +4,7 @@ the digit's box. Chance is the box's share of the image."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Callable, Sequence
 
 import torch
 from PIL import Image
@@ -13,9 +13,24 @@ from nnlab.data.boxes.scenes import Scenes, generate_scenes
 from nnlab.experiments.studies.report import StudyContext
 from nnlab.explain.attribution import METHODS, Options, attribute, resolve_layer
 from nnlab.explain.common import open_classifier
-from nnlab.explain.pointing import chance, pointing_hits
+from nnlab.explain.pointing import chance, empty, pointing_hits
 
 SIZE, SCALE = 40, (0.8, 1.1)  # 40 px scenes, digits of 22-31 px
+Pointing = dict[str, tuple[float, float]]  # method -> (hit rate, chance)
+
+
+def score_methods(maps_of: Callable[[str], torch.Tensor], boxes: Sequence[torch.Tensor], size: tuple[int, int],
+                  log: Callable[[str], None], what: str) -> Pointing:
+    """Per method: the share of maps (N, H, W) from ``maps_of(method)`` whose peak lies in the image's boxes."""
+    level = chance(boxes, *size)
+    found = {}
+    for method in METHODS:
+        maps = maps_of(method)
+        hits = float(pointing_hits(maps, boxes).float().mean())
+        found[method] = (hits, level)
+        log(f"pointing game, {what}: {method:22s} {100 * hits:5.1f}% (chance {100 * level:.1f}%, "
+            f"{int(empty(maps).sum())} of {len(maps)} maps empty)")
+    return found
 
 
 def write_class_folders(scenes: Scenes, root: Path) -> Path:
@@ -27,8 +42,8 @@ def write_class_folders(scenes: Scenes, root: Path) -> Path:
     return root
 
 
-def pointing_game(ctx: StudyContext, n_train: int, n_test: int, epochs: int) -> tuple[list[list[Any]], str]:
-    """Train LeNet-5 on scenes, then per method: pointing accuracy on held-out scenes; the table rows and a setup
+def pointing_game(ctx: StudyContext, n_train: int, n_test: int, epochs: int) -> tuple[Pointing, str]:
+    """Train LeNet-5 on scenes, then per method: pointing accuracy on held-out scenes; the scores and a setup
     line."""
     train = generate_scenes(n_train, SIZE, (1, 1), SCALE, seed=0)
     root = write_class_folders(train, ctx.out / "scenes")
@@ -40,19 +55,23 @@ def pointing_game(ctx: StudyContext, n_train: int, n_test: int, epochs: int) -> 
     ex = open_classifier(run.dir)
     x = ex.preprocess.normalize(test.images)  # (N, 3, S, S)
     target = torch.stack([t["labels"][0] for t in test.targets])  # explain the true class
-    boxes = [t["boxes"] for t in test.targets]
     with torch.no_grad():
         acc = float((ex.model(x).argmax(1) == target).float().mean())
-    level = chance(boxes, SIZE, SIZE)
-    rows = []
-    for method in METHODS:
-        layer = resolve_layer(ex.model, method, None, (3, SIZE, SIZE))
-        maps = attribute(ex.model, x, method, target, layer, Options(baseline=ex.pixel_range()[0]))
-        hits = float(pointing_hits(maps, boxes).float().mean())
-        rows.append([method, f"{100 * hits:.1f}", f"{100 * level:.1f}", f"{hits / level:.1f}x"])
-        ctx.log(f"pointing game {method:22s} {100 * hits:5.1f}% (chance {100 * level:.1f}%)")
+    opts = Options(baseline=ex.pixel_range()[0])
+    layers = {m: resolve_layer(ex.model, m, None, (3, SIZE, SIZE)) for m in METHODS}
+    found = score_methods(lambda m: attribute(ex.model, x, m, target, layers[m], opts),
+                          [t["boxes"] for t in test.targets], (SIZE, SIZE), ctx.log, "classifier")
     setup = (f"pointing game: LeNet-5 trained {epochs} epoch(s) on {n_train} one-digit {SIZE}x{SIZE} scenes "
              f"({train.source} digits, {round(28 * SCALE[0])}-{round(28 * SCALE[1])} px), test accuracy "
              f"{100 * run.test['acc']:.1f}%; {n_test} held-out scenes (accuracy {100 * acc:.1f}%), each explained "
              "for its true class; hit = the map's maximum inside the digit's box")
-    return rows, setup
+    return found, setup
+
+
+def pointing_rows(games: dict[str, Pointing]) -> tuple[list[str], list[list[str]]]:
+    """One table: a column per game ("hits % (x chance)"), a row per method, then the chance row."""
+    header = ["method", *games]
+    rows = [[m, *(f"{100 * g[m][0]:.1f} ({g[m][0] / g[m][1]:.1f}x)" if m in g else "-" for g in games.values())]
+            for m in METHODS]
+    rows.append(["chance", *(f"{100 * next(iter(g.values()))[1]:.1f}" if g else "-" for g in games.values())])
+    return header, rows
