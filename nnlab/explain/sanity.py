@@ -89,18 +89,20 @@ def label_randomization(model: nn.Module, shuffled: nn.Module, explain: Explaine
 
 
 def shuffled_label_config(config: dict[str, Any], out: str | Path, seed: int = 0) -> dict[str, Any]:
-    """The classification config's data with the train and validation labels permuted (test labels kept), built
+    """The classification config's training images with their labels permuted (test split kept as it is), built
     once into ``out`` as a cache dataset; returns the config that trains on it (same model, optimizer, epochs).
-    The images, their split and the preprocessing fitted on them are those of ``config``."""
+    No validation split: shuffled labels leave nothing to validate, and ``best`` becomes the lowest training loss
+    (the most memorized weights). The images and the preprocessing fitted on them are those of ``config``."""
     from nnlab import config as cfgmod
     from nnlab.api import build_data
     from nnlab.data import cache
 
     splits, _ = build_data(cfgmod.from_dict(config), progress=False)
     g = torch.Generator().manual_seed(seed)
-    shuffled = {name: replace(ds, labels=ds.labels[torch.randperm(len(ds), generator=g)]) if name != "test" else ds
-                for name, ds in splits.items()}
+    train = splits["train"]
+    shuffled = {"train": replace(train, labels=train.labels[torch.randperm(len(train), generator=g)]),
+                "test": splits["test"]}
     root = cache.build(shuffled, out, source=f"{config.get('name', 'run')} with shuffled labels (seed {seed})")
     kept = {k: v for k, v in config.get("data", {}).items() if k in ("resize_mode", "normalize", "orientation_sensitive")}
-    data = {**kept, "dataset": "cache", "path": str(Path(root).resolve())}
+    data = {**kept, "dataset": "cache", "path": str(Path(root).resolve()), "val_fraction": 0.0}
     return {**config, "name": f"{config.get('name', 'run')}_shuffled_labels", "data": data}

@@ -12,16 +12,21 @@ from PIL import Image
 import nnlab
 
 
-def _fit(root: Path, name: str, model: dict, train_size: int | None = None) -> Path:
+def fit_one_thread(cfg: dict, root: Path) -> Path:
+    """Train a config on one thread (tiny models: threads only add overhead); the run folder."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        cfg = {"name": name, "seed": 0, "data": {"dataset": "digits", "train_size": train_size},
-               "model": model, "optim": {"name": "adam", "lr": 0.01},
-               "train": {"epochs": 1, "batch_size": 32, "checkpoint": {"keep_last": 0}}}
         return nnlab.fit(cfg, runs_root=root, progress=False).dir
     finally:
         torch.set_num_threads(before)
+
+
+def _fit(root: Path, name: str, model: dict, train_size: int | None = None) -> Path:
+    cfg = {"name": name, "seed": 0, "data": {"dataset": "digits", "train_size": train_size},
+           "model": model, "optim": {"name": "adam", "lr": 0.01},
+           "train": {"epochs": 1, "batch_size": 32, "checkpoint": {"keep_last": 0}}}
+    return fit_one_thread(cfg, root)
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +60,7 @@ def detect_run(tmp_path_factory) -> Path:
            "detect": {"scenes": {"n": 36, "n_test": 8, "digits": [1, 2], "scale": [1.0, 1.5]}},
            "model": {"name": "yolo", "width": 4, "neck_width": 8, "score_thresh": 0.0},
            "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 1, "batch_size": 8}}
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return nnlab.fit(cfg, runs_root=tmp_path_factory.mktemp("runs"), progress=False).dir
-    finally:
-        torch.set_num_threads(before)
+    return fit_one_thread(cfg, tmp_path_factory.mktemp("runs"))
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-import nnlab
 from nnlab.cli.main import main
 from nnlab.errors import UserError
 from nnlab.explain.attribution import Options
 from nnlab.explain.segmentation import PixelClassScore, explain_pixels, parse_region, pixel_mask
+from tests.explain.conftest import fit_one_thread
 
 
 class PixelNet(nn.Module):
@@ -103,12 +103,7 @@ def segment_run(tmp_path_factory):
     cfg = {"name": "seg", "task": "segment", "data": {"dataset": "shapes", "image_size": [16, 16]},
            "segment": {"shapes": 24}, "model": {"name": "unet", "depth": 1, "width": 4},
            "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 1, "batch_size": 8}}
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return nnlab.fit(cfg, runs_root=tmp_path_factory.mktemp("runs"), progress=False).dir
-    finally:
-        torch.set_num_threads(before)
+    return fit_one_thread(cfg, tmp_path_factory.mktemp("runs"))
 
 
 def test_explain_a_segmentation_class_from_the_cli(segment_run, tmp_path, capsys):

@@ -27,7 +27,8 @@ from nnlab.explain.dream import Objective, Regularizers, class_probability, drea
 from nnlab.explain.sanity import (THRESHOLD, SanityResult, cascading_randomization, label_randomization,
                                   shuffled_label_config)
 
-SHUFFLED_EPOCHS = (3, 10)  # quick, full: the shuffled-label model trains longer (it can only memorize)
+SHUFFLED = ((1000, 30), (6000, 60))  # quick, full: (training images, epochs) of the shuffled-label model, which
+# can only memorize: fewer images for longer than the trained model
 MNIST_PLACES = [Path("../shared/datasets/mnist"), Path(__file__).resolve().parents[3].parent / "shared/datasets/mnist"]
 
 
@@ -69,16 +70,19 @@ def measure(run_dir: Path, shuffled_dir: Path, n: int, repeats: int = 2, methods
     return ms, sanity, labels, str(torch.get_num_threads())
 
 
-def train_shuffled(ctx: StudyContext, cfg: dict[str, Any]) -> tuple[Path, float]:
+def train_shuffled(ctx: StudyContext, cfg: dict[str, Any], plan: tuple[int, int] | None = None
+                   ) -> tuple[Path, float]:
     """The same config trained on its images with the train / val labels shuffled (Adebayo et al.'s label
-    randomization), for longer so it memorizes; its run folder and its accuracy on the shuffled train labels."""
-    shuffled = shuffled_label_config(cfg, ctx.out / "shuffled_labels", seed=0)
-    epochs = SHUFFLED_EPOCHS[1 if ctx.full else 0]
+    randomization), ``plan`` = (images, epochs), by default fewer images for longer so it memorizes; its run
+    folder and its accuracy on the shuffled train labels."""
+    images, epochs = plan or SHUFFLED[1 if ctx.full else 0]
+    subset = {**cfg, "data": {**cfg["data"], "train_size": min(images, cfg["data"].get("train_size") or images)}}
+    shuffled = shuffled_label_config(subset, ctx.out / "shuffled_labels", seed=0)
     run = ctx.fit({**shuffled, "train": {**cfg["train"], "epochs": epochs}})
     ex = open_classifier(run.dir)
     x, y = ex.split("train")
     memorized = float((predicted(ex.model, x) == y).float().mean())
-    ctx.log(f"shuffled labels: {epochs} epochs, {memorized:.1%} of the shuffled train labels fitted")
+    ctx.log(f"shuffled labels: {len(y)} images, {epochs} epochs, {memorized:.1%} of the shuffled train labels fitted")
     return run.dir, memorized
 
 
@@ -106,6 +110,7 @@ def study(ctx: StudyContext) -> StudyReport:
     ctx.log(f"trained {setup}: test accuracy {run.test['acc']:.2%}")
     n = 64 if ctx.full else 32
     shuffled_dir, memorized = train_shuffled(ctx, cfg)
+    shuffled_images, shuffled_epochs = SHUFFLED[1 if ctx.full else 0]
     ms, sanity, labels, threads = measure(run.dir, shuffled_dir, n)
     other = ctx.fit({**cfg, "name": cfg["name"] + "_seed1", "seed": 1})
     dreams = dream_transfer(run.dir, other.dir)
@@ -135,9 +140,9 @@ def study(ctx: StudyContext) -> StudyReport:
          f"{n} test images, each explained for its predicted class; {threads} CPU thread(s)",
          f"cascading randomization: re-initialize {', '.join(layers)} one after another (top first); Spearman "
          f"rank correlation with the trained model's maps, mean over images; pass: below {THRESHOLD} after all",
-         f"label randomization: the same config trained {SHUFFLED_EPOCHS[1 if ctx.full else 0]} epochs on the "
-         f"same images with shuffled train / val labels ({100 * memorized:.1f}% of them fitted); its maps for "
-         f"the same classes against the trained model's, the same rho; pass: below {THRESHOLD}",
+         f"label randomization: the same config trained {shuffled_epochs} epochs on {shuffled_images} of its "
+         f"training images with the train / val labels shuffled ({100 * memorized:.1f}% of them memorized); its "
+         f"maps for the same classes against the trained model's; pass: rho below {THRESHOLD}",
          "occlusion: mean-pixel patch of about a sixth of the side, half-patch stride; integrated gradients: "
          "32 steps from a black image; Grad-CAM / Grad-CAM++: the last feature map with more than one position",
          "dream: 200 ascent steps on the class score with L2 1e-3, blur 0.5 px every 4 steps, jitter side // 16, "

@@ -15,8 +15,8 @@ from torchvision.ops import box_iou
 
 from nnlab.data.boxes.scenes import generate_scenes
 from nnlab.experiments.studies.report import StudyContext
-from nnlab.experiments.studies.explain_pointing import SCALE, SIZE, Pointing, score_methods
-from nnlab.explain.attribution import METHODS, Options, attribute, resolve_layer
+from nnlab.experiments.studies.explain_pointing import SCALE, SIZE, Pointing, classifier_pointing, score_methods
+from nnlab.explain.attribution import Options
 from nnlab.explain.common import open_classifier
 
 RACCOON = 64  # side of the raccoon classifier's input (crops and photos)
@@ -106,18 +106,12 @@ def raccoon_pointing(ctx: StudyContext, epochs: int) -> tuple[Pointing, str]:
                    "data": {"dataset": "cache", "path": str(data), "val_fraction": 0.1, "test_fraction": 0.15},
                    "optim": {"name": "adam", "lr": 1e-3},
                    "train": {"epochs": epochs, "batch_size": 32, "checkpoint": {"keep_last": 0}}})
-    ex = open_classifier(run.dir)
     photos = raccoon(root, size=(RACCOON, RACCOON), mode="squash")["test"]
-    x = ex.preprocess.normalize(photos.images)
-    target = torch.ones(len(x), dtype=torch.long)  # the raccoon class
-    with torch.no_grad():
-        found_rate = float((ex.model(x).argmax(1) == 1).float().mean())
-    opts = Options(baseline=ex.pixel_range()[0])
-    layers = {m: resolve_layer(ex.model, m, None, tuple(x.shape[1:])) for m in METHODS}
-    found = score_methods(lambda m: attribute(ex.model, x, m, target, layers[m], opts),
-                          [t["boxes"] for t in photos.targets], (RACCOON, RACCOON), ctx.log, "raccoons")
+    target = torch.ones(len(photos), dtype=torch.long)  # the raccoon class
+    found, found_rate = classifier_pointing(run.dir, photos.images, target, [t["boxes"] for t in photos.targets],
+                                            ctx.log, "raccoons")
     setup = (f"pointing game, raccoon photos: LeNet-5 trained {epochs} epoch(s) on {RACCOON} px crops of the "
              f"raccoon train photos (boxes and boxes doubled vs background windows; crop test accuracy "
-             f"{100 * run.test['acc']:.1f}%); the {len(x)} test photos squashed to {RACCOON} px ({100 * found_rate:.0f}% "
+             f"{100 * run.test['acc']:.1f}%); the {len(photos)} test photos squashed to {RACCOON} px ({100 * found_rate:.0f}% "
              "called raccoon), the raccoon class explained; hit = peak inside a raccoon's box")
     return found, setup

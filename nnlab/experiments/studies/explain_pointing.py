@@ -42,6 +42,21 @@ def write_class_folders(scenes: Scenes, root: Path) -> Path:
     return root
 
 
+def classifier_pointing(run_dir: Path, images: torch.Tensor, target: torch.Tensor, boxes: Sequence[torch.Tensor],
+                        log: Callable[[str], None], what: str) -> tuple[Pointing, float]:
+    """A classification run's maps of class ``target`` (N,) on uint8 ``images`` (N, C, H, W) by every method,
+    scored against ``boxes``; and the share of images the run classifies as ``target``."""
+    ex = open_classifier(run_dir)
+    x = ex.preprocess.normalize(images)
+    with torch.no_grad():
+        agree = float((ex.model(x).argmax(1) == target).float().mean())
+    opts = Options(baseline=ex.pixel_range()[0])
+    layers = {m: resolve_layer(ex.model, m, None, tuple(x.shape[1:])) for m in METHODS}
+    found = score_methods(lambda m: attribute(ex.model, x, m, target, layers[m], opts), boxes,
+                          tuple(x.shape[2:]), log, what)
+    return found, agree
+
+
 def pointing_game(ctx: StudyContext, n_train: int, n_test: int, epochs: int) -> tuple[Pointing, str]:
     """Train LeNet-5 on scenes, then per method: pointing accuracy on held-out scenes; the scores and a setup
     line."""
@@ -52,15 +67,9 @@ def pointing_game(ctx: StudyContext, n_train: int, n_test: int, epochs: int) -> 
                    "model": {"name": "lenet5"}, "optim": {"name": "adam", "lr": 1e-3},
                    "train": {"epochs": epochs, "batch_size": 64, "checkpoint": {"keep_last": 0}}})
     test = generate_scenes(n_test, SIZE, (1, 1), SCALE, seed=1)
-    ex = open_classifier(run.dir)
-    x = ex.preprocess.normalize(test.images)  # (N, 3, S, S)
     target = torch.stack([t["labels"][0] for t in test.targets])  # explain the true class
-    with torch.no_grad():
-        acc = float((ex.model(x).argmax(1) == target).float().mean())
-    opts = Options(baseline=ex.pixel_range()[0])
-    layers = {m: resolve_layer(ex.model, m, None, (3, SIZE, SIZE)) for m in METHODS}
-    found = score_methods(lambda m: attribute(ex.model, x, m, target, layers[m], opts),
-                          [t["boxes"] for t in test.targets], (SIZE, SIZE), ctx.log, "classifier")
+    found, acc = classifier_pointing(run.dir, test.images, target, [t["boxes"] for t in test.targets], ctx.log,
+                                     "classifier")
     setup = (f"pointing game: LeNet-5 trained {epochs} epoch(s) on {n_train} one-digit {SIZE}x{SIZE} scenes "
              f"({train.source} digits, {round(28 * SCALE[0])}-{round(28 * SCALE[1])} px), test accuracy "
              f"{100 * run.test['acc']:.1f}%; {n_test} held-out scenes (accuracy {100 * acc:.1f}%), each explained "

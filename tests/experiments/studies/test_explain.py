@@ -37,10 +37,10 @@ def test_train_shuffled_fits_the_same_config_on_shuffled_labels(tmp_path):
 
     cfg = {"name": "mlp", "seed": 0, "data": {"dataset": "digits", "train_size": 100}, "model": {"name": "mlp"},
            "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 1, "batch_size": 32}}
-    run_dir, memorized = train_shuffled(StudyContext(tmp_path, log=lambda _m: None), cfg)
+    run_dir, memorized = train_shuffled(StudyContext(tmp_path, log=lambda _m: None), cfg, plan=(60, 2))
     run = load_run(run_dir)
-    assert run.config.data.dataset == "cache" and run.config.model.name == "mlp" and run.config.train.epochs == 3
-    assert 0.0 <= memorized <= 1.0
+    assert run.config.data.dataset == "cache" and run.config.model.name == "mlp" and run.config.train.epochs == 2
+    assert 0.0 <= memorized <= 1.0 and run.config.data.path.endswith("shuffled_labels")
 
 
 def test_pointing_rows_show_hits_against_chance_per_game():
