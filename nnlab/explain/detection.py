@@ -59,13 +59,25 @@ def detections(detector: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {k: v[order] for k, v in det.items()}
 
 
-def last_backbone_map(detector: nn.Module, shape: tuple[int, int, int]) -> str | None:
-    """Grad-CAM's default layer in a Detector: the backbone's last feature map with more than one position. The
-    model's last map is a head's output at one pyramid level, which a box predicted at another level does not
-    reach (its Grad-CAM would be empty)."""
-    maps = spatial_layers(detector.backbone, shape)
-    names = [n for n, hw in maps.items() if hw[0] * hw[1] > 1] or list(maps)
-    return f"backbone.{names[-1]}" if names else None
+def box_layer(model: BoxScore, x: torch.Tensor) -> str | None:
+    """Grad-CAM's default layer for one box: the detector backbone's last feature map (more than one position)
+    that the box's score depends on. A head predicts each box from one pyramid level; the deeper maps feed other
+    levels, get no gradient from this box, and would give an empty Grad-CAM."""
+    backbone = model.detector.backbone
+    names = [n for n, hw in spatial_layers(backbone, tuple(x.shape[1:])).items() if hw[0] * hw[1] > 1]
+    if not names:
+        return None
+    store: dict[str, torch.Tensor] = {}
+    hooks = [backbone.get_submodule(n).register_forward_hook(lambda _m, _i, out, n=n: store.__setitem__(n, out))
+             for n in names]
+    try:
+        score = model(x.detach())[0, 0]
+    finally:
+        for h in hooks:
+            h.remove()
+    grads = torch.autograd.grad(score, [store[n] for n in names], allow_unused=True)
+    reached = [n for n, g in zip(names, grads) if g is not None and bool(g.abs().sum() > 0)]
+    return f"backbone.{(reached or names)[-1]}"
 
 
 def explain_box(detector: nn.Module, x: torch.Tensor, box: int, method: str, layer: str | None,
@@ -78,7 +90,7 @@ def explain_box(detector: nn.Module, x: torch.Tensor, box: int, method: str, lay
                         "image (0 = the highest score)")
     model = BoxScore(detector, det["boxes"][box], int(det["labels"][box]))
     if layer is None and method in LAYER_METHODS and isinstance(detector, Detector):
-        layer = last_backbone_map(detector, tuple(x.shape[1:]))
+        layer = box_layer(model, x)
     heat, layer = explain_score(model, x, method, layer, "detector", options)
     found = {"box": [round(float(v), 1) for v in det["boxes"][box]], "label": int(det["labels"][box]),
              "score": float(det["scores"][box]), "layer": layer}

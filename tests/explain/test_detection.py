@@ -52,3 +52,31 @@ def test_explain_a_detected_box(detect_run, scene_png, tmp_path, capsys):
     assert "--box 100000 is out of range: the detector found" in capsys.readouterr().err
     assert main(["explain", str(detect_run), str(img), "--method", "saliency", "--target", "1"]) == 2
     assert "use --box N" in capsys.readouterr().err
+
+
+def test_box_layer_is_the_deepest_backbone_map_the_box_score_reaches():
+    from collections import OrderedDict
+
+    from nnlab.explain.detection import box_layer
+
+    class Backbone(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.shallow, self.deep = nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 3, stride=2)
+
+        def forward(self, x: torch.Tensor) -> OrderedDict:
+            a = self.shallow(x)
+            return OrderedDict(s=a, d=self.deep(a))
+
+    class OneLevel(nn.Module):  # the box is scored from the shallow map: the deep one gets no gradient from it
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = Backbone()
+
+        def forward(self, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+            shallow = self.backbone(x)["s"]
+            return [{"boxes": torch.tensor([[0.0, 0.0, 4.0, 4.0]]), "labels": torch.tensor([0]),
+                     "scores": a.mean()[None].sigmoid()} for a in shallow]
+
+    model = BoxScore(OneLevel(), torch.tensor([0.0, 0.0, 4.0, 4.0]), 0)
+    assert box_layer(model, torch.randn(1, 1, 8, 8)) == "backbone.shallow"  # not the last map, "backbone.deep"
