@@ -1,5 +1,5 @@
 """Looking inside a learned detector (backbone -> neck -> head): its backbone's feature maps, a t-SNE and nearest
-neighbours of its objects' backbone features (RoIAlign of the deepest map over each box, as a two-stage head
+neighbours of its objects' backbone features (RoIAlign of each backbone map over each box, as a two-stage head
 pools a proposal), and gradient ascent on a class's best candidate score or on one detected box's score.
 
 Classic detectors (HOG + SVM, Haar cascades, ...) have no backbone to look into and are refused by name.
@@ -62,14 +62,13 @@ class LogOf(nn.Module):
 
 
 def object_features(detector: nn.Module, x: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
-    """(M, D): the deepest backbone map RoIAligned (2x2, averaged) over each box, boxes[i] (m_i, 4) xyxy in
-    input pixels of image x[i]; M = sum of m_i."""
+    """(M, D): every backbone map RoIAligned (2x2, averaged) over each box and concatenated (the level a box is
+    predicted from and the deeper context), boxes[i] (m_i, 4) xyxy in input pixels of image x[i]; M = sum m_i."""
     with torch.no_grad():
-        deepest = list(detector.backbone(x).values())[-1]  # (B, D, H / s, W / s)
-    scale = deepest.shape[-1] / x.shape[-1]
-    pooled = roi_align(deepest, [b.float() for b in boxes], output_size=2, spatial_scale=scale, sampling_ratio=2,
-                       aligned=True)  # (M, D, 2, 2)
-    return pooled.mean(dim=(2, 3))
+        maps = list(detector.backbone(x).values())  # each (B, D_l, H / s_l, W / s_l)
+    pooled = [roi_align(m, [b.float() for b in boxes], output_size=2, spatial_scale=m.shape[-1] / x.shape[-1],
+                        sampling_ratio=2, aligned=True).mean(dim=(2, 3)) for m in maps]  # each (M, D_l)
+    return torch.cat(pooled, 1)
 
 
 def object_split(run: Explained, split: str, limit: int | None = None

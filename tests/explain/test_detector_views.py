@@ -16,7 +16,7 @@ from nnlab.explain.detector_views import ClassScores, detector_of, object_featur
 
 class IdentityBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> OrderedDict:
-        return OrderedDict(p1=x)  # stride 1: the "feature map" is the image
+        return OrderedDict(p1=x, p2=x[:, :, ::2, ::2])  # strides 1 and 2: the image and every other pixel
 
 
 class FakeHead(nn.Module):
@@ -44,12 +44,13 @@ def test_class_scores_are_each_class_best_candidate_with_gradients():
     assert bool((x.grad[:, :, :, :2] == 0).all() and (x.grad[:, :, :, 2:] != 0).all())
 
 
-def test_object_features_pool_the_deepest_map_inside_each_box():
-    x = torch.zeros(2, 3, 10, 10)
-    x[0, :, 0:4, 0:4] = torch.tensor([1.0, 2.0, 3.0])[:, None, None]
-    boxes = [torch.tensor([[1.0, 1.0, 3.0, 3.0], [6.0, 6.0, 8.0, 8.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]])]
-    f = object_features(FakeDetector(), x, boxes)  # (3, 3)
-    torch.testing.assert_close(f, torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+def test_object_features_pool_every_backbone_map_inside_each_box():
+    x = torch.zeros(2, 3, 16, 16)
+    x[0, :, 0:8, 0:8] = torch.tensor([1.0, 2.0, 3.0])[:, None, None]
+    boxes = [torch.tensor([[2.0, 2.0, 6.0, 6.0], [12.0, 12.0, 16.0, 16.0]]), torch.tensor([[2.0, 2.0, 6.0, 6.0]])]
+    f = object_features(FakeDetector(), x, boxes)  # (3, 3 + 3): the stride-1 map's channels, then stride 2's
+    inside = torch.tensor([1.0, 2.0, 3.0, 1.0, 2.0, 3.0])
+    torch.testing.assert_close(f, torch.stack([inside, torch.zeros(6), torch.zeros(6)]))
 
 
 def test_a_classic_detector_is_refused_by_name():
