@@ -72,7 +72,7 @@ def measure(run_dir: Path, shuffled_dir: Path, n: int, repeats: int = 2, methods
 
 def train_shuffled(ctx: StudyContext, cfg: dict[str, Any], plan: tuple[int, int] | None = None
                    ) -> tuple[Path, float]:
-    """The same config trained on its images with the train / val labels shuffled (Adebayo et al.'s label
+    """The same config trained on its training images with their labels shuffled (Adebayo et al.'s label
     randomization), ``plan`` = (images, epochs), by default fewer images for longer so it memorizes; its run
     folder and its accuracy on the shuffled train labels."""
     images, epochs = plan or SHUFFLED[1 if ctx.full else 0]
@@ -120,8 +120,8 @@ def study(ctx: StudyContext) -> StudyReport:
     for name, (play, sizes) in {"scenes, classifier": (pointing_game, ((4000, 200, 6), (10000, 500, 10))),
                                 "scenes, detector": (detector_pointing, ((800, 60, 4), (2000, 200, 8))),
                                 "raccoons, classifier": (raccoon_pointing, ((8,), (20,)))}.items():
-        games[name], setup = play(ctx, *sizes[1 if ctx.full else 0])
-        setups.append(setup)
+        games[name], line = play(ctx, *sizes[1 if ctx.full else 0])
+        setups.append(line)
     header, pointing = pointing_rows(games)
     rows = []
     for m in METHODS:
@@ -141,7 +141,7 @@ def study(ctx: StudyContext) -> StudyReport:
          f"cascading randomization: re-initialize {', '.join(layers)} one after another (top first); Spearman "
          f"rank correlation with the trained model's maps, mean over images; pass: below {THRESHOLD} after all",
          f"label randomization: the same config trained {shuffled_epochs} epochs on {shuffled_images} of its "
-         f"training images with the train / val labels shuffled ({100 * memorized:.1f}% of them memorized); its "
+         f"training images with their labels shuffled, no validation split ({100 * memorized:.1f}% of them memorized); its "
          f"maps for the same classes against the trained model's; pass: rho below {THRESHOLD}",
          "occlusion: mean-pixel patch of about a sixth of the side, half-patch stride; integrated gradients: "
          "32 steps from a black image; Grad-CAM / Grad-CAM++: the last feature map with more than one position",
