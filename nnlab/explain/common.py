@@ -23,6 +23,14 @@ _MODE_CHANNELS = {"1": 1, "L": 1, "LA": 1, "I": 1, "I;16": 1, "F": 1, "P": 3, "R
                   "YCbCr": 3}
 
 
+# why a tool that needs images (or objects) of a class means nothing for a task
+NO_MEANING = {
+    "segment": "its classes belong to pixels, not to images or objects, so there is nothing of a class to embed, "
+               "match or synthesize; use nnlab explain RUN IMAGE --method M --pixel-class C, filters or activations",
+    "sequence": "its inputs are token sequences, not images", "rl": "its inputs are observations, not images",
+}
+
+
 @dataclass
 class Explained:
     """A classifier ready to be explained: the eval-mode model on CPU and what turns files into its inputs."""
@@ -77,8 +85,8 @@ def open_classifier(run_dir: str | Path, what: str = "explain", tasks: tuple[str
         raise UserError(f"run folder {run_dir} does not exist")
     task = read_meta(run_dir).get("task", "classify")  # before the model is built: a clear 'not yet' for others
     if task not in tasks:
-        raise UserError(f"nnlab {what} works on {' and '.join(tasks)} runs so far; {run_dir.name} is a {task!r} "
-                        f"run (explaining {task} runs this way is not built yet)")
+        why = NO_MEANING.get(task, f"explaining {task} runs this way is not built yet")
+        raise UserError(f"nnlab {what} works on {', '.join(tasks)} runs; {run_dir.name} is a {task!r} run ({why})")
     run: LoadedRun = load_run(run_dir)
     return Explained(run.model.float().cpu().eval(), run.preprocess, run.classes, run_dir.name, run, task)
 

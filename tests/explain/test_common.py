@@ -7,10 +7,15 @@ from nnlab.errors import UserError
 from nnlab.explain.common import check_image_channels, check_target, open_classifier
 
 
-def test_runs_of_other_tasks_get_a_clear_not_yet(tmp_path):
+def test_runs_of_other_tasks_get_a_clear_not_yet_or_why_not(tmp_path):
     (tmp_path / "meta.json").write_text('{"task": "detect", "classes": ["a"]}')
-    with pytest.raises(UserError, match="works on classify runs so far; .* is a 'detect' run"):
-        open_classifier(tmp_path, "explain dream")
+    with pytest.raises(UserError, match="works on classify runs; .* is a 'detect' run \\(explaining detect runs "
+                                        "this way is not built yet\\)"):
+        open_classifier(tmp_path, "explain max-patches")
+    (tmp_path / "meta.json").write_text('{"task": "segment", "classes": ["a"]}')
+    with pytest.raises(UserError, match="works on classify, detect runs; .* is a 'segment' run \\(its classes "
+                                        "belong to pixels.*--pixel-class C"):
+        open_classifier(tmp_path, "explain embed", ("classify", "detect"))
     with pytest.raises(UserError, match="does not exist"):
         open_classifier(tmp_path / "nope")
 

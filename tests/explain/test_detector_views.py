@@ -93,6 +93,8 @@ def test_dream_on_a_detector_raises_a_class_score_or_a_box_score(detect_run, sce
     with torch.no_grad():
         assert float(scores(x)[0, 1]) > float(scores(start)[0, 1])  # the ascent raised the class's best score
     assert what.startswith("class ")
+    x, _, _, what = detection_dream(run, Objective(layer="backbone.stages.0", unit=1), reg, steps=2)
+    assert x.shape == (1, 3, 48, 48) and what == "backbone.stages.0 unit 1"
     assert main(["explain", "dream", str(detect_run), "--image", str(scene_png), "--box", "0", "--steps", "3",
                  "--out", str(tmp_path / "d.png")]) == 0
     assert (tmp_path / "d.png").is_file()
