@@ -196,8 +196,8 @@ def neighbours_png(run: Explained, image: str | Path, found: dict[str, list[tupl
     return neighbours_grid(run, query, x, found, out, f"nearest {split} images")
 
 
-def neighbours_grid(run: Explained, query: torch.Tensor, x: torch.Tensor, found: dict[str, list[tuple[int, int, float]]],
-                    out: str | Path, what: str) -> Path:
+def neighbours_grid(run: Explained, query: torch.Tensor, x: torch.Tensor,
+                    found: dict[str, list[tuple[int, int, float]]], out: str | Path, what: str) -> Path:
     """The query (1, C, h, w), then its neighbours among x (N, C, h, w) (normalized inputs) in feature space
     (row 1) and pixel space (row 2), titled with class and distance."""
     from nnlab.plots import image_grid_png

@@ -103,6 +103,7 @@ def shuffled_label_config(config: dict[str, Any], out: str | Path, seed: int = 0
     shuffled = {"train": replace(train, labels=train.labels[torch.randperm(len(train), generator=g)]),
                 "test": splits["test"]}
     root = cache.build(shuffled, out, source=f"{config.get('name', 'run')} with shuffled labels (seed {seed})")
-    kept = {k: v for k, v in config.get("data", {}).items() if k in ("resize_mode", "normalize", "orientation_sensitive")}
+    kept = {k: v for k, v in config.get("data", {}).items()
+            if k in ("resize_mode", "normalize", "orientation_sensitive")}
     data = {**kept, "dataset": "cache", "path": str(Path(root).resolve()), "val_fraction": 0.0}
     return {**config, "name": f"{config.get('name', 'run')}_shuffled_labels", "data": data}

@@ -103,6 +103,17 @@ def dream_transfer(run_dir: Path, held_out: Path, steps: int = 200) -> list[list
     return rows + [["mean", *mean]]
 
 
+def pointing_games(ctx: StudyContext) -> tuple[dict[str, Pointing], list[str]]:
+    """The three pointing games (quick or full sizes): their scores by name and their setup lines."""
+    games, setups = {}, []
+    for name, (play, sizes) in {"scenes, classifier": (pointing_game, ((4000, 200, 6), (10000, 500, 10))),
+                                "scenes, detector": (detector_pointing, ((800, 60, 4), (2000, 200, 8))),
+                                "raccoons, classifier": (raccoon_pointing, ((8,), (20,)))}.items():
+        games[name], line = play(ctx, *sizes[1 if ctx.full else 0])
+        setups.append(line)
+    return games, setups
+
+
 @STUDIES.register("explain")
 def study(ctx: StudyContext) -> StudyReport:
     cfg, setup = _config(ctx)
@@ -116,12 +127,7 @@ def study(ctx: StudyContext) -> StudyReport:
     dreams = dream_transfer(run.dir, other.dir)
     ctx.log(f"dream, mean p(class): own model on/off {dreams[-1][1]}/{dreams[-1][3]}, held-out seed "
             f"{dreams[-1][2]}/{dreams[-1][4]}")
-    games, setups = {}, []
-    for name, (play, sizes) in {"scenes, classifier": (pointing_game, ((4000, 200, 6), (10000, 500, 10))),
-                                "scenes, detector": (detector_pointing, ((800, 60, 4), (2000, 200, 8))),
-                                "raccoons, classifier": (raccoon_pointing, ((8,), (20,)))}.items():
-        games[name], line = play(ctx, *sizes[1 if ctx.full else 0])
-        setups.append(line)
+    games, setups = pointing_games(ctx)
     header, pointing = pointing_rows(games)
     rows = []
     for m in METHODS:
@@ -141,8 +147,8 @@ def study(ctx: StudyContext) -> StudyReport:
          f"cascading randomization: re-initialize {', '.join(layers)} one after another (top first); Spearman "
          f"rank correlation with the trained model's maps, mean over images; pass: below {THRESHOLD} after all",
          f"label randomization: the same config trained {shuffled_epochs} epochs on {shuffled_images} of its "
-         f"training images with their labels shuffled, no validation split ({100 * memorized:.1f}% of them memorized); its "
-         f"maps for the same classes against the trained model's; pass: rho below {THRESHOLD}",
+         f"training images with their labels shuffled, no validation split ({100 * memorized:.1f}% of them "
+         f"memorized); its maps for the same classes against the trained model's; pass: rho below {THRESHOLD}",
          "occlusion: mean-pixel patch of about a sixth of the side, half-patch stride; integrated gradients: "
          "32 steps from a black image; Grad-CAM / Grad-CAM++: the last feature map with more than one position",
          "dream: 200 ascent steps on the class score with L2 1e-3, blur 0.5 px every 4 steps, jitter side // 16, "
@@ -171,7 +177,8 @@ def _verdict(sanity: dict[str, SanityResult], labels: dict[str, float], ms: dict
             + ("; every method's maps change for a model trained on shuffled labels" if not label_failed else
                f"; {', '.join(label_failed)} fail the label check (rho >= {THRESHOLD} with the shuffled-label model)")
             + f"; cheapest {min(ms, key=ms.get)} ({min(ms.values()):.2f} ms), dearest {max(ms, key=ms.get)} "
-              f"({max(ms.values()):.2f} ms) per explanation. Pointing game, {points}. Class models with the regularizers on {transfer} to a model from another "
+              f"({max(ms.values()):.2f} ms) per explanation. Pointing game, {points}. Class models with the "
+              f"regularizers on {transfer} to a model from another "
               f"seed (mean p {mean[2]} vs {mean[4]} with clipping only).")
 
 

@@ -112,6 +112,7 @@ def raccoon_pointing(ctx: StudyContext, epochs: int) -> tuple[Pointing, str]:
                                             ctx.log, "raccoons")
     setup = (f"pointing game, raccoon photos: LeNet-5 trained {epochs} epoch(s) on {RACCOON} px crops of the "
              f"raccoon train photos (boxes and boxes doubled vs background windows; crop test accuracy "
-             f"{100 * run.test['acc']:.1f}%); the {len(photos)} test photos squashed to {RACCOON} px ({100 * found_rate:.0f}% "
-             "called raccoon), the raccoon class explained; hit = peak inside a raccoon's box")
+             f"{100 * run.test['acc']:.1f}%); the {len(photos)} test photos squashed to {RACCOON} px "
+             f"({100 * found_rate:.0f}% called raccoon), the raccoon class explained; hit = peak inside a "
+             "raccoon's box")
     return found, setup
