@@ -1,6 +1,6 @@
-"""Visualizing and understanding classifiers, detectors and segmenters (CS231n): attribution maps, filters, activations, embeddings,
-nearest neighbours, maximally activating patches, class-model visualization, and the checks that say whether a
-map means anything (sanity check, pointing game). Above the API layer: runs are opened with ``nnlab.load_run``."""
+"""Visualizing and understanding classifiers, detectors and segmenters (CS231n): attribution maps, filters,
+activations, embeddings, nearest neighbours, maximally activating patches, class-model visualization, and the
+checks that say whether a map means anything (sanity checks, pointing game). Above the API layer: runs are opened with ``nnlab.load_run``."""
 from nnlab.explain.attribution import METHODS, Options, attribute, gradcam_plus_plus
 from nnlab.explain.common import Explained, open_classifier
 from nnlab.explain.dream import Objective, Regularizers, dream
