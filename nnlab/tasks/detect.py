@@ -92,6 +92,7 @@ class Detect(Task):
     models = DETECTORS
     data_args = ("classes", "in_chans", "input_size", "train_boxes")
     monitor, mode = "val_mAP50", "max"
+    exportable = True  # learned detectors (nnlab.deploy.detection); classic ones are refused with the reason
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
