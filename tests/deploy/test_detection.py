@@ -104,3 +104,28 @@ def test_export_check_catches_a_wrong_output_shape(tmp_path, monkeypatch):
         lambda x, f=real(fmt, data, outputs): [a[:, :-1] for a in f(x)]))
     with pytest.raises(ExportError, match="returns shape"):
         _export(_build("yolo"), "yolo", tmp_path)
+
+
+@pytest.mark.parametrize("key", ["faster_rcnn", "detectnet"])
+def test_a_deployed_file_answers_what_the_eager_model_finds(key, tmp_path, photos):
+    """From the exported file alone (post-processing options in its metadata), in the photo's own pixels."""
+    from nnlab.deploy import Predictor
+    from nnlab.tasks.detect import place_image
+
+    model = _build(key)
+    graph = detection_graph(model, key, {"resize_mode": "letterbox"})
+    path = export_model(graph.module, PRE, ["a", "b", "c"], "onnx", tmp_path / "m.onnx", not graph.batch_one,
+                        samples=2, info={"task": "detect", **graph.meta}, outputs=graph.outputs,
+                        compare=graph.compare).path
+    predictor = Predictor.open(path)
+    assert predictor.fixed_batch == (1 if graph.batch_one else None)
+    for photo, got in zip(photos, predictor.predict_files(photos)):
+        arr, place, _ = place_image(photo, PRE, "letterbox")
+        with torch.inference_mode():
+            (want,) = model(PRE.normalize(torch.from_numpy(arr)[None]))
+        boxes = place.to_image(want["boxes"])
+        assert got["size"] == list(place.size) and len(got["detections"]) == len(boxes) > 0
+        mine = {"boxes": torch.tensor([d["box"] for d in got["detections"]]),
+                "scores": torch.tensor([d["score"] for d in got["detections"]]),
+                "labels": torch.tensor([d["label"] for d in got["detections"]])}
+        assert detection_diff(mine, {**want, "boxes": boxes}) < 2e-3  # JSON boxes carry 3 decimals
