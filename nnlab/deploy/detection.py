@@ -68,7 +68,7 @@ def detection_graph(model: nn.Module, name: str, info: dict[str, Any]) -> Graph:
     """The exportable graph of a detection run's model (``name``: its registry name, for messages)."""
     if not isinstance(model, Detector):
         raise UserError(f"detector {name!r} is not a neural network (it fits itself or comes pretrained from "
-                        "OpenCV) and cannot be exported; serve it eagerly: nnlab deploy RUN_DIR --backend torch")
+                        "OpenCV) and cannot be exported or deployed; use `nnlab predict RUN_DIR IMAGE...`")
     common = {"resize_mode": info.get("resize_mode", "squash"), "postprocess": model.postprocessing().to_dict()}
     if model.head.decode is None:
         return Graph(WholeGraph(model).eval(), WHOLE_OUTPUTS, True, {**common, "graph": "whole"},
