@@ -3,7 +3,8 @@
 The exported graph maps a normalized float batch (B, C, H, W) to whatever the run's ``model`` returns: logits
 (B, K) for a classifier, per-pixel logits (B, K, H, W) for a segmenter, a detector's dense tensors (see
 ``nnlab.deploy.detection``: post-processing stays outside the graph); the preprocessing that produces that
-batch (``Preprocess``), the class names (and a detector's post-processing options) travel in the file's metadata (ONNX ``metadata_props``; a TorchScript extra file), so a file alone is enough to serve.
+batch (``Preprocess``), the class names (and a detector's post-processing options) travel in the file's
+metadata (ONNX ``metadata_props``; a TorchScript extra file), so a file alone is enough to serve.
 At export time the file is run (ONNX Runtime / ``torch.jit.load``) on sample inputs and compared with the
 eager model; a difference above the tolerance is an error, never a silent warning.
 """
