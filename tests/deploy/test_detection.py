@@ -44,7 +44,14 @@ def _assert_same(got, want):
     assert detection_diff(got, want) < 1e-3
 
 
-@pytest.mark.parametrize("key", sorted(DETECTORS_ARGS))
+SLOW = {"faster_rcnn"}  # tracing torchvision's RPN + RoI heads takes a few seconds
+
+
+def _keys(keys):
+    return [pytest.param(k, marks=pytest.mark.slow) if k in SLOW else k for k in keys]
+
+
+@pytest.mark.parametrize("key", _keys(sorted(DETECTORS_ARGS)))
 def test_onnx_detections_equal_the_eager_detectors(key, tmp_path):
     import onnxruntime as ort
 
@@ -106,7 +113,7 @@ def test_export_check_catches_a_wrong_output_shape(tmp_path, monkeypatch):
         _export(_build("yolo"), "yolo", tmp_path)
 
 
-@pytest.mark.parametrize("key", ["faster_rcnn", "detectnet"])
+@pytest.mark.parametrize("key", _keys(["faster_rcnn", "detectnet"]))
 def test_a_deployed_file_answers_what_the_eager_model_finds(key, tmp_path, photos):
     """From the exported file alone (post-processing options in its metadata), in the photo's own pixels."""
     from nnlab.deploy import Predictor
