@@ -136,3 +136,13 @@ def test_a_deployed_file_answers_what_the_eager_model_finds(key, tmp_path, photo
                 "scores": torch.tensor([d["score"] for d in got["detections"]]),
                 "labels": torch.tensor([d["label"] for d in got["detections"]])}
         assert detection_diff(mine, {**want, "boxes": boxes}) < 2e-3  # JSON boxes carry 3 decimals
+
+
+def test_detection_diff_pairs_detections_whatever_their_order():
+    a = {"boxes": torch.tensor([[0.0, 0, 5, 5], [1, 1, 9, 9]]), "scores": torch.tensor([0.5, 0.5]),
+         "labels": torch.tensor([0, 1])}
+    b = {k: v.flip(0) for k, v in a.items()}
+    assert detection_diff(a, b) == 0.0
+    assert detection_diff(a, {**b, "labels": torch.tensor([0, 0])}) == float("inf")  # a label differs
+    assert detection_diff(a, {k: v[:1] for k, v in a.items()}) == float("inf")  # a detection is missing
+    assert detection_diff(a, {**a, "boxes": a["boxes"] + 0.25}) == 0.25
