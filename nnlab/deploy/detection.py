@@ -41,15 +41,22 @@ class DenseGraph(nn.Module):
 
 
 class WholeGraph(nn.Module):
-    """One image (1, C, H, W) -> its final boxes (m, 4), scores (m,), labels (m,): post-processing inside."""
+    """One image (1, C, H, W) -> its final boxes (m, 4), scores (m,), labels (m,): post-processing inside.
+    ``detect`` (default: the model itself) maps a normalized batch to detections, e.g. the detect task's
+    ``detect``, which gives classic detectors their raw pixels."""
 
-    def __init__(self, detector: Detector) -> None:
+    def __init__(self, model: nn.Module, detect: Callable[[torch.Tensor], list[dict[str, torch.Tensor]]] | None
+                 = None) -> None:
         super().__init__()
-        self.detector = detector
+        self.model, self.detect = model, detect
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        (found,) = self.detector(images)
+        (found,) = (self.detect or self.model)(images)
         return tuple(found[name] for name in WHOLE_OUTPUTS)
+
+
+class NotExportable(UserError):
+    """A detection run's model is no network to export (deploy then runs it eagerly)."""
 
 
 @dataclass
@@ -67,8 +74,8 @@ class Graph:
 def detection_graph(model: nn.Module, name: str, info: dict[str, Any]) -> Graph:
     """The exportable graph of a detection run's model (``name``: its registry name, for messages)."""
     if not isinstance(model, Detector):
-        raise UserError(f"detector {name!r} is not a neural network (it fits itself or comes pretrained from "
-                        "OpenCV) and cannot be exported or deployed; use `nnlab predict RUN_DIR IMAGE...`")
+        raise NotExportable(f"detector {name!r} is not a network made of a backbone, neck and head (a classic "
+                            "detector) and cannot be exported; `nnlab deploy RUN_DIR` serves it eagerly")
     common = {"resize_mode": info.get("resize_mode", "squash"), "postprocess": model.postprocessing().to_dict()}
     if model.head.decode is None:
         return Graph(WholeGraph(model).eval(), WHOLE_OUTPUTS, True, {**common, "graph": "whole"},
@@ -76,12 +83,23 @@ def detection_graph(model: nn.Module, name: str, info: dict[str, Any]) -> Graph:
     return Graph(DenseGraph(model).eval(), model.postprocessing().outputs, False, {**common, "graph": "dense"})
 
 
+def eager_graph(model: nn.Module, name: str, info: dict[str, Any],
+                detect: Callable[[torch.Tensor], list[dict[str, torch.Tensor]]]) -> Graph:
+    """What eager deployment runs: the graph an export would trace, or for a classic detector the task's own
+    ``detect`` one image at a time (its selection inside, as in ``nnlab predict``)."""
+    try:
+        return detection_graph(model, name, info)
+    except NotExportable:
+        meta = {"resize_mode": info.get("resize_mode", "squash"), "graph": "whole"}
+        return Graph(WholeGraph(model, detect), WHOLE_OUTPUTS, True, meta)
+
+
 class DetectionDecoder:
     """Turns a deployed detector's outputs (one batch, one array per output name) into detections per image,
     with the run's post-processing (its score threshold replaced when a request asks)."""
 
     def __init__(self, meta: dict[str, Any]) -> None:
-        self.spec = PostProcess.from_dict(meta["postprocess"])
+        self.spec = PostProcess.from_dict(meta.get("postprocess") or {})  # none: a classic detector selects itself
         self.whole = meta.get("graph") == "whole"
         self.outputs: tuple[str, ...] = WHOLE_OUTPUTS if self.whole else self.spec.outputs
 
@@ -90,8 +108,10 @@ class DetectionDecoder:
         tensors = {name: torch.from_numpy(np.asarray(a)) for name, a in zip(self.outputs, arrays)}
         if not self.whole:
             return postprocess(tensors, image_size, self.spec.with_threshold(score_threshold))
-        keep = tensors["scores"] > (self.spec.score_thresh if score_threshold is None else score_threshold)
-        return [{name: t[keep] for name, t in tensors.items()}]  # the graph selected already (one image)
+        if score_threshold is not None:  # the graph selected with its own threshold: a request can only raise it
+            keep = tensors["scores"] > score_threshold
+            tensors = {name: t[keep] for name, t in tensors.items()}
+        return [tensors]  # one image
 
 
 def detection_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:

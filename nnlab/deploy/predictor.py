@@ -16,7 +16,7 @@ import torch
 from nnlab.data import Preprocess
 from nnlab.data.imageio import DECODE_SLOTS, open_image, resize
 from nnlab.deploy.answers import detection_answer, segmentation_answer
-from nnlab.deploy.detection import DetectionDecoder, detection_graph
+from nnlab.deploy.detection import DetectionDecoder, NotExportable, eager_graph
 from nnlab.deploy.export import INPUT, META_KEY, OUTPUT, arrays, export_run, jit_load, read_metadata
 from nnlab.errors import UserError
 from nnlab.inference import load_run
@@ -57,7 +57,8 @@ class Predictor:
     @classmethod
     def open(cls, target: str | Path, backend: str | None = None, weights: str = "best") -> "Predictor":
         """``target``: a run directory, a ``.onnx`` file or a TorchScript file; ``backend``: onnx | torch
-        (default onnx; torch means eager for a run and TorchScript for a TorchScript file)."""
+        (default onnx, or eager for a classic detector, which is no network to export; torch means eager for a
+        run and TorchScript for a TorchScript file)."""
         path = Path(target)
         if backend is not None and backend not in BACKENDS:
             raise UserError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -65,7 +66,12 @@ class Predictor:
             if backend == "torch":
                 return cls._eager(path, weights)
             with tempfile.TemporaryDirectory(prefix="nnlab-deploy-") as tmp:
-                out = export_run(path, "onnx", Path(tmp) / "model.onnx", dynamic_batch=None, weights=weights).path
+                try:
+                    out = export_run(path, "onnx", Path(tmp) / "model.onnx", dynamic_batch=None, weights=weights).path
+                except NotExportable:  # a classic detector: no network to export, served as `nnlab predict` runs it
+                    if backend == "onnx":
+                        raise
+                    return cls._eager(path, weights)
                 return cls._onnx(out, source=str(path))
         if not path.is_file():
             raise UserError(f"{target} is neither a run directory nor a model file")
@@ -85,7 +91,7 @@ class Predictor:
         meta = {"task": run.config.task, "palette": run.meta.get("palette")}
         if run.config.task != "detect":
             return cls.from_model(run.model, run.preprocess, run.classes, str(run_dir), meta)
-        graph = detection_graph(run.model, run.config.model.name, run.meta)
+        graph = eager_graph(run.model, run.config.model.name, run.meta, lambda x: run.task.detect(run.model, x))
         return cls.from_model(graph.module, run.preprocess, run.classes, str(run_dir), {**meta, **graph.meta},
                               1 if graph.batch_one else None)
 
@@ -213,7 +219,7 @@ class Predictor:
         pre = self.preprocess
         out = {"task": self.task, "backend": self.backend, "source": self.source, "classes": self.classes,
                "input": [pre.channels, pre.height, pre.width], "fixed_batch": self.fixed_batch}
-        if self.decoder is not None:
+        if self.decoder is not None and self.meta.get("postprocess"):
             out["postprocess"] = {**self.decoder.spec.to_dict(), "graph": self.meta.get("graph")}
         return out
 

@@ -99,7 +99,7 @@ def test_two_stage_detector_exports_whole_at_batch_one():
 
 def test_classic_detector_is_refused_with_the_reason():
     model = DETECTORS.build("hog_svm", classes=2)
-    with pytest.raises(UserError, match="not a neural network.*nnlab predict"):
+    with pytest.raises(UserError, match="classic detector.*cannot be exported.*serves it eagerly"):
         detection_graph(model, "hog_svm", {})
 
 

@@ -219,3 +219,42 @@ def test_hostile_uploads_to_detectors_and_segmenters(run, tmp_path, request):
         assert client.post("/predict", files={"file": ("big.png", b"\0" * 4001)}).status_code == 413
         assert client.post("/predict", data={"note": "x"}).status_code == 400
         assert client.get("/health").json()["stats"]["model_calls"] == 0  # nothing bad reached the model
+
+
+def _scene_photos(run, folder, scale=2):
+    """The run's test scenes as PNG files, ``scale`` times the input size (digits a classic detector finds)."""
+    from nnlab import config as cfgmod
+    from nnlab.api import run_data
+
+    folder.mkdir()
+    test = run_data(run, cfgmod.load(run / "config.yaml"))["test"]
+    paths = []
+    for i, img in enumerate(test.images[:3]):  # (C, H, W) uint8
+        pil = Image.fromarray(img.permute(1, 2, 0).squeeze(-1).numpy())
+        paths.append(folder / f"scene{i}.png")
+        pil.resize((pil.width * scale, pil.height * scale)).save(paths[-1])
+    return paths
+
+
+def test_a_classic_detector_is_served_eagerly_as_nnlab_predict_runs_it(tmp_path):
+    from nnlab.deploy.detection import NotExportable
+
+    cfg = {"task": "detect", "name": "hog", "data": {"dataset": "scenes", "image_size": [32, 32]},
+           "detect": {"scenes": {"n": 16, "n_test": 6, "digits": [1, 1], "scale": [1.0, 1.0]}},
+           "model": {"name": "hog_svm", "window": [16, 16], "cell": 4, "mining_rounds": 1, "scale_step": 2.0,
+                     "score_threshold": -1.0}}  # an SVM margin: below 0 too, so a tiny run finds boxes
+    run = nnlab.fit(cfg, runs_root=tmp_path, progress=False).dir
+    photos = _scene_photos(run, tmp_path / "scenes")
+    with pytest.raises(NotExportable, match="classic detector"):
+        Predictor.open(run, "onnx")
+    predictor = Predictor.open(run)  # no network to export: eager, one image at a time
+    assert predictor.backend == "torch" and predictor.fixed_batch == 1
+    want = nnlab.predict(run, photos)
+    with TestClient(create_app(predictor)) as client:
+        got = client.post("/predict", files=_files(photos)).json()["predictions"]
+        assert "postprocess" not in client.get("/health").json()
+    for g, w in zip(got, want):
+        assert len(g["detections"]) == len(w["boxes"])
+        if w["boxes"]:
+            assert detection_diff(_as_tensors(g["detections"]), _as_tensors(w["boxes"])) <= 0.05 + 1e-3
+    assert sum(len(g["detections"]) for g in got) > 0
