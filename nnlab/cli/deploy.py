@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: serving on {args.host} without --token-file: anyone who can reach this port can use the "
               "model; keep it behind an authenticating proxy", file=sys.stderr)
     batching = "off" if args.no_batching else f"max {args.max_batch} images / {args.max_wait_ms:g} ms"
-    print(f"serving {predictor.source} ({predictor.backend}, {len(predictor.classes)} classes, micro-batching "
-          f"{batching}) on http://{args.host}:{args.port}  (POST /predict, GET /health; "
+    print(f"serving {predictor.source} ({predictor.task}, {predictor.backend}, {len(predictor.classes)} classes, "
+          f"micro-batching {batching}) on http://{args.host}:{args.port}  (POST /predict, GET /health; "
           f"{'bearer token required' if token else 'no authentication'}; Ctrl-C stops)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -1,4 +1,5 @@
-"""A small inference server: POST /predict (one or several uploaded images), GET /health.
+"""A small inference server: POST /predict (one or several uploaded images), GET /health. It answers what the
+deployed run does: top-k classes, detections (``score_threshold``) or segmentation masks (``format=png``).
 
 Dynamic micro-batching (as in Triton / TorchServe): concurrent requests wait in an asyncio queue for at
 most ``max_wait_ms``; the worker takes up to ``max_batch`` images, makes ONE model call in a thread and
@@ -9,13 +10,14 @@ lone request is not delayed. Batching trades a few milliseconds of latency for t
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hmac
 from dataclasses import asdict, dataclass
 from typing import Any, AsyncIterator, Callable, Iterator
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -59,8 +61,8 @@ class MicroBatcher:
         finally:
             self.arriving -= 1
 
-    async def submit(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities (n, K) for a normalized batch (n, C, H, W), computed together with other requests."""
+    async def submit(self, x: np.ndarray) -> Any:
+        """The predictor's output rows for a normalized batch (n, C, H, W), computed together with other requests."""
         loop = asyncio.get_running_loop()
         if self.task is None or self.task.get_loop() is not loop:  # started in the serving loop, on first use
             self.queue = asyncio.Queue()
@@ -96,7 +98,7 @@ class MicroBatcher:
 
     async def _run(self, items: list[tuple[np.ndarray, asyncio.Future]]) -> None:
         try:
-            probs = await infer(self.predictor, self.stats, np.concatenate([x for x, _ in items]))
+            rows = await infer(self.predictor, self.stats, np.concatenate([x for x, _ in items]))
         except Exception as e:  # every waiting request gets the failure, the worker lives on
             for _, future in items:
                 if not future.done():
@@ -105,15 +107,15 @@ class MicroBatcher:
         start = 0
         for x, future in items:
             if not future.done():  # a client that went away has a cancelled future
-                future.set_result(probs[start: start + len(x)])
+                future.set_result(rows[start: start + len(x)])
             start += len(x)
 
 
 async def infer(predictor: Predictor, stats: Stats, x: np.ndarray) -> np.ndarray:
-    """One model call, off the event loop."""
+    """One model call, off the event loop: one output row per image (``Predictor.outputs``)."""
     stats.model_calls += 1
     stats.images += len(x)
-    return await asyncio.to_thread(predictor.probabilities, x)
+    return await asyncio.to_thread(predictor.outputs, x)
 
 
 def create_app(predictor: Predictor, batching: bool = True, max_batch: int = 32, max_wait_ms: float = 5.0,
@@ -144,19 +146,31 @@ def create_app(predictor: Predictor, batching: bool = True, max_batch: int = 32,
                 "limits": {"max_image_bytes": max_image_bytes, "max_files": max_files},
                 "stats": stats.as_dict()}
 
-    @app.post("/predict", openapi_extra=MULTIPART_SCHEMA, dependencies=guard)
-    async def predict(request: Request, top: int = Query(5, ge=1, le=1000)) -> dict[str, Any]:
-        """Top-k classes with probabilities for each uploaded image (form fields ``file`` or ``files``)."""
+    @app.post("/predict", openapi_extra=MULTIPART_SCHEMA, dependencies=guard, response_model=None)
+    async def predict(request: Request, top: int = Query(5, ge=1, le=1000),
+                      score_threshold: float | None = Query(None, ge=0, lt=1),
+                      format: str = Query("json", pattern="^(json|png)$")) -> dict[str, Any] | Response:
+        """Per uploaded image (form fields ``file`` or ``files``): the top-k classes with probabilities (a
+        classifier), the detections above ``score_threshold`` in the image's pixels (a detector), or the
+        per-class pixel shares and the label mask PNG at the image's size (a segmenter; ``format=png``: the
+        PNG itself, for one image)."""
+        if format == "png" and predictor.task != "segment":
+            raise HTTPException(400, "format=png serves a segmentation run's label mask")
         with batcher.arrival() if batcher is not None else contextlib.nullcontext():
             uploads = await _read_uploads(request, max_image_bytes, max_files)
+            if format == "png" and len(uploads) > 1:
+                raise HTTPException(400, f"format=png answers one image; {len(uploads)} were sent (use JSON)")
             try:
-                x = await asyncio.to_thread(lambda: np.stack([predictor.prepare(d, n) for n, d in uploads]))
+                loaded = await asyncio.to_thread(lambda: [predictor.load(d, n) for n, d in uploads])
             except DataError as e:  # an image over the pixel limit: 413, before any pixel was decoded
                 raise HTTPException(413 if isinstance(e, ImageTooLarge) else 400, str(e)) from None
         stats.requests += 1
-        probs = await (batcher.submit(x) if batcher is not None else infer(predictor, stats, x))
-        tops = predictor.top(probs, top)
-        return {"predictions": [{"file": n, "top": t} for (n, _), t in zip(uploads, tops)]}
+        x = np.stack([a for a, _ in loaded])
+        rows = await (batcher.submit(x) if batcher is not None else infer(predictor, stats, x))
+        answers = await asyncio.to_thread(predictor.answer, rows, [p for _, p in loaded], top, score_threshold)
+        if format == "png":
+            return Response(base64.b64decode(answers[0]["mask_png"]), media_type="image/png")
+        return {"predictions": [{"file": n, **a} for (n, _), a in zip(uploads, answers)]}
 
     return app
 

@@ -9,6 +9,7 @@ without the training loop, like kNN does for classification.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +23,7 @@ from nnlab.data import augment
 from nnlab.data.boxes import BoxDataset, load_box_splits
 from nnlab.data.boxes import augment as box_augment
 from nnlab.data.boxes.draw import draw_boxes
-from nnlab.data.imageio import open_image
+from nnlab.data.imageio import DECODE_SLOTS, open_image
 from nnlab.data.splits import fraction_splits
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError, DataError
@@ -92,6 +93,7 @@ class Detect(Task):
     models = DETECTORS
     data_args = ("classes", "in_chans", "input_size", "train_boxes")
     monitor, mode = "val_mAP50", "max"
+    exportable = True  # learned detectors (nnlab.deploy.detection); classic ones are refused with the reason
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
@@ -183,24 +185,15 @@ class Detect(Task):
     def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path],
                 device: torch.device, out: str | Path | None = None) -> list[dict[str, Any]]:
         """Boxes in each image's own pixel coordinates; with ``out``, the image with the boxes drawn."""
-        from nnlab.data.boxes.dataset import resize_record
-        from nnlab.data.boxes.records import BoxRecord
-
         pre, classes = Preprocess(**info["preprocess"]), info["classes"]
         self.pre, self.num_classes = pre, len(classes)
         results = []
         for path in paths:
-            img = open_image(path, pre.channels)
-            empty = BoxRecord(Path(path).name, img.size[0], img.size[1])
-            mode = info.get("resize_mode", "squash")
-            arr, _, (sx, sy, ox, oy) = resize_record(img, empty, pre.height, pre.width, mode)
+            arr, place, img = place_image(path, pre, info.get("resize_mode", "squash"))
             x = pre.normalize(torch.from_numpy(arr)[None]).to(device)
             with torch.inference_mode():
                 (det,) = self.detect(model, x)
-            boxes = (det["boxes"].cpu() - torch.tensor([ox, oy, ox, oy])) / torch.tensor([sx, sy, sx, sy])
-            w, h = img.size  # a box reaching into letterbox padding is clipped to the photo
-            boxes = torch.stack([boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h), boxes[:, 2].clamp(0, w),
-                                 boxes[:, 3].clamp(0, h)], 1)
+            boxes = place.to_image(det["boxes"].cpu())
             scores, labels = det["scores"].cpu(), det["labels"].cpu()
             found = [{"class": classes[int(c)], "score": float(s), "box": [round(float(v), 1) for v in b]}
                      for b, s, c in zip(boxes, scores, labels)]
@@ -213,6 +206,39 @@ class Detect(Task):
                 result["png"] = str(png)
             results.append(result)
         return results
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an image of ``size`` (width, height) sits in the network's input: input = image * s + o per axis."""
+
+    size: tuple[int, int]
+    sx: float = 1.0
+    sy: float = 1.0
+    ox: float = 0.0
+    oy: float = 0.0
+
+    def to_image(self, boxes: torch.Tensor) -> torch.Tensor:
+        """(m, 4) xyxy boxes in input pixels -> the image's own pixels; a box reaching into letterbox padding
+        is clipped to the photo."""
+        o, s = torch.tensor([self.ox, self.oy] * 2), torch.tensor([self.sx, self.sy] * 2)
+        boxes = (boxes.float() - o) / s
+        w, h = self.size
+        return torch.stack([boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h), boxes[:, 2].clamp(0, w),
+                            boxes[:, 3].clamp(0, h)], 1)
+
+
+def place_image(source: Any, pre: Preprocess, mode: str = "squash") -> tuple[np.ndarray, Placement, Any]:
+    """Decode an image (a path or a file object; pixel limits checked before decoding) and resize it into the
+    network's input as training did (squash or letterbox): uint8 (C, H, W), its placement, the decoded image."""
+    from nnlab.data.boxes.dataset import resize_record
+    from nnlab.data.boxes.records import BoxRecord
+
+    with DECODE_SLOTS:  # the full-size image lives only inside a decoding slot
+        img = open_image(source, pre.channels)
+        empty = BoxRecord(Path(str(source)).name, img.size[0], img.size[1])
+        arr, _, (sx, sy, ox, oy) = resize_record(img, empty, pre.height, pre.width, mode)
+    return arr, Placement(img.size, sx, sy, ox, oy), img
 
 
 def _fits_itself(model: nn.Module) -> bool:

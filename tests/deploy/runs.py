@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 import nnlab
 from tests.conftest import write_image_folder
 
@@ -24,3 +26,39 @@ def image_files(root: Path, n: int = 5) -> list[Path]:
     """A few small grayscale PNGs of varied brightness and size (preprocessing resizes them)."""
     folder = write_image_folder(root / "probe", {"a": n}, size=(14, 11), seed=3)
     return sorted((folder / "a").glob("*.png"))
+
+
+def make_detect_run(root: Path) -> Path:
+    """A tiny YOLO on 48 px digit scenes (letterboxed, so uploads of any shape are placed with padding);
+    a low score threshold so that even two epochs give detections to compare."""
+    cfg = {"name": "yolo", "seed": 0, "task": "detect",
+           "data": {"dataset": "scenes", "image_size": [48, 48], "val_fraction": 0.1, "resize_mode": "letterbox"},
+           "detect": {"scenes": {"n": 36, "n_test": 8, "digits": [1, 2], "scale": [1.0, 1.5]}},
+           "model": {"name": "yolo", "width": 4, "neck_width": 8, "score_thresh": 0.007, "max_detections": 10},
+           "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 2, "batch_size": 8}}
+    return nnlab.fit(cfg, runs_root=root / "runs", progress=False).dir
+
+
+def make_segment_run(root: Path) -> Path:
+    """A tiny U-Net on 16 px generated shapes."""
+    cfg = {"name": "unet", "seed": 0, "task": "segment", "data": {"dataset": "shapes", "image_size": [16, 16]},
+           "segment": {"shapes": 46}, "model": {"name": "unet", "depth": 1, "width": 4},
+           "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 2, "batch_size": 8}}
+    return nnlab.fit(cfg, runs_root=root / "runs", progress=False).dir
+
+
+def photo_files(root: Path, sizes: tuple[tuple[int, int], ...] = ((96, 64), (48, 48), (40, 72))) -> list[Path]:
+    """RGB photos of several shapes (width, height): bright blobs on a dark noisy ground."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (w, h) in enumerate(sizes):
+        arr = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
+        for _ in range(3):
+            x, y = int(rng.integers(0, w - 12)), int(rng.integers(0, h - 12))
+            arr[y: y + 12, x: x + 12] = 230
+        paths.append(root / f"photo{i}.png")
+        Image.fromarray(arr).save(paths[-1])
+    return paths

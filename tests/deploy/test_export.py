@@ -65,7 +65,8 @@ def test_metadata_round_trip(mlp_run, fmt):
 
 def test_disagreement_fails_loudly(mlp_run, tmp_path, monkeypatch):
     real = ex._runner
-    monkeypatch.setattr(ex, "_runner", lambda fmt, data: (lambda x, f=real(fmt, data): f(x) + 0.01))
+    monkeypatch.setattr(ex, "_runner", lambda fmt, data, outputs: (
+        lambda x, f=real(fmt, data, outputs): [a + 0.01 for a in f(x)]))
     with pytest.raises(ExportError, match="disagrees with PyTorch.*tolerance"):
         export_run(mlp_run, "onnx", tmp_path / "bad.onnx")
     assert not (tmp_path / "bad.onnx").exists()  # nothing written

@@ -4,9 +4,13 @@ import asyncio
 import httpx
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
+from PIL import Image
 
+import nnlab
 from nnlab.deploy import Predictor
+from nnlab.deploy.detection import detection_diff
 from nnlab.deploy.server import create_app
 
 
@@ -131,3 +135,126 @@ def test_bearer_token_guards_predict_and_health(predictor, images):
         ok = {"Authorization": f"Bearer {token}"}
         assert client.post("/predict", files=files, headers=ok).status_code == 200
         assert client.get("/health", headers=ok).json()["stats"]["model_calls"] == 1
+
+
+# ------------------------------------------------------------------------------------ detection and segmentation
+def _as_tensors(found):
+    """Detections as JSON (server or ``nnlab predict``) -> the tensors ``detection_diff`` pairs up."""
+    return {"boxes": torch.tensor([d["box"] for d in found]).reshape(-1, 4),
+            "scores": torch.tensor([d["score"] for d in found]),
+            "labels": torch.tensor([hash(d["class"]) % 1000 for d in found])}
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_detections_equal_nnlab_predict_in_the_images_pixels(detect_run, photos, backend):
+    predictor = Predictor.open(detect_run, backend)
+    want = nnlab.predict(detect_run, photos)
+    with TestClient(create_app(predictor)) as client:
+        r = client.post("/predict", files=_files(photos))
+        health = client.get("/health").json()
+    assert r.status_code == 200 and health["task"] == "detect" and health["postprocess"]["graph"] == "dense"
+    for got, w, photo in zip(r.json()["predictions"], want, photos):
+        assert got["file"] == photo.name and got["size"] == list(Image.open(photo).size)
+        found = got["detections"]
+        assert found and len(found) == len(w["boxes"])  # the run's own threshold: same detections
+        assert all(d["class"] == predictor.classes[d["label"]] for d in found)
+        # nnlab predict rounds boxes to 0.1 px; scores and classes must agree exactly up to float error
+        assert detection_diff(_as_tensors(found), _as_tensors(w["boxes"])) <= 0.05 + 1e-3
+        w_, h_ = got["size"]
+        assert all(0 <= b[0] <= b[2] <= w_ and 0 <= b[1] <= b[3] <= h_ for b in (d["box"] for d in found))
+
+
+def test_score_threshold_reruns_the_post_processing(detect_run, photos):
+    predictor = Predictor.open(detect_run)
+    with TestClient(create_app(predictor)) as client:
+        def ask(query=""):
+            r = client.post(f"/predict{query}", files=_files(photos[:1]))
+            return r.json()["predictions"][0]["detections"] if r.status_code == 200 else r.status_code
+
+        default, lower = ask(), ask("?score_threshold=0")  # the run's own threshold is 0.007
+        scores = [d["score"] for d in default]
+        assert len(scores) >= 3
+        t = (scores[1] + scores[2]) / 2
+        higher = ask(f"?score_threshold={t}")
+        assert ask("?score_threshold=1.5") == 422 and ask("?score_threshold=-1") == 422
+        assert ask("?format=png") == 400  # a detector has no mask
+    assert len(lower) > len(default) and all(d["score"] > 0.007 for d in default)
+    assert higher == default[:2]  # NMS keeps a box only for stronger ones: a higher threshold cuts the tail
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_segmentation_serves_shares_and_the_mask_at_the_images_size(segment_run, photos, backend):
+    import base64
+    import io
+
+    predictor = Predictor.open(segment_run, backend)
+    want = nnlab.predict(segment_run, photos)
+    with TestClient(create_app(predictor)) as client:
+        got = client.post("/predict", files=_files(photos)).json()["predictions"]
+        png = client.post("/predict?format=png", files=_files(photos[:1]))
+        assert client.post("/predict?format=png", files=_files(photos[:2])).status_code == 400
+        assert client.post("/predict?format=gif", files=_files(photos[:1])).status_code == 422
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content == base64.b64decode(got[0]["mask_png"])
+    for g, w, photo in zip(got, want, photos):
+        mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(g["mask_png"]))))  # class ids, own size
+        assert Image.open(photo).size == tuple(g["size"]) == (mask.shape[1], mask.shape[0])
+        counts = np.bincount(mask.ravel(), minlength=len(predictor.classes))
+        np.testing.assert_allclose(list(g["fractions"].values()), counts / mask.size)
+        exact = mask.shape[0] % 16 == 0 and mask.shape[1] % 16 == 0  # whole-pixel upscaling: shares unchanged
+        np.testing.assert_allclose(list(g["fractions"].values()), list(w["fractions"].values()),
+                                   atol=1e-9 if exact else 0.05)
+
+
+@pytest.mark.parametrize("run", ["detect_run", "segment_run"])
+def test_hostile_uploads_to_detectors_and_segmenters(run, tmp_path, request):
+    from tests.conftest import huge_png
+
+    predictor = Predictor.open(request.getfixturevalue(run))
+    bomb = huge_png(tmp_path / "bomb.png", 30000, 30000).read_bytes()
+    with TestClient(create_app(predictor, max_image_bytes=4000, max_files=2)) as client:
+        assert client.post("/predict", files={"file": ("bomb.png", bomb)}).status_code == 413
+        bad = client.post("/predict", files={"file": ("x.jpg", b"not an image")})
+        assert bad.status_code == 400 and "cannot decode image x.jpg" in bad.json()["detail"]
+        assert client.post("/predict", files={"file": ("big.png", b"\0" * 4001)}).status_code == 413
+        assert client.post("/predict", data={"note": "x"}).status_code == 400
+        assert client.get("/health").json()["stats"]["model_calls"] == 0  # nothing bad reached the model
+
+
+def _scene_photos(run, folder, scale=2):
+    """The run's test scenes as PNG files, ``scale`` times the input size (digits a classic detector finds)."""
+    from nnlab import config as cfgmod
+    from nnlab.api import run_data
+
+    folder.mkdir()
+    test = run_data(run, cfgmod.load(run / "config.yaml"))["test"]
+    paths = []
+    for i, img in enumerate(test.images[:3]):  # (C, H, W) uint8
+        pil = Image.fromarray(img.permute(1, 2, 0).squeeze(-1).numpy())
+        paths.append(folder / f"scene{i}.png")
+        pil.resize((pil.width * scale, pil.height * scale)).save(paths[-1])
+    return paths
+
+
+def test_a_classic_detector_is_served_eagerly_as_nnlab_predict_runs_it(tmp_path):
+    from nnlab.deploy.detection import NotExportable
+
+    cfg = {"task": "detect", "name": "hog", "data": {"dataset": "scenes", "image_size": [32, 32]},
+           "detect": {"scenes": {"n": 16, "n_test": 6, "digits": [1, 1], "scale": [1.0, 1.0]}},
+           "model": {"name": "hog_svm", "window": [16, 16], "cell": 4, "mining_rounds": 1, "scale_step": 2.0,
+                     "score_threshold": -1.0}}  # an SVM margin: below 0 too, so a tiny run finds boxes
+    run = nnlab.fit(cfg, runs_root=tmp_path, progress=False).dir
+    photos = _scene_photos(run, tmp_path / "scenes")
+    with pytest.raises(NotExportable, match="classic detector"):
+        Predictor.open(run, "onnx")
+    predictor = Predictor.open(run)  # no network to export: eager, one image at a time
+    assert predictor.backend == "torch" and predictor.fixed_batch == 1
+    want = nnlab.predict(run, photos)
+    with TestClient(create_app(predictor)) as client:
+        got = client.post("/predict", files=_files(photos)).json()["predictions"]
+        assert "postprocess" not in client.get("/health").json()
+    for g, w in zip(got, want):
+        assert len(g["detections"]) == len(w["boxes"])
+        if w["boxes"]:
+            assert detection_diff(_as_tensors(g["detections"]), _as_tensors(w["boxes"])) <= 0.05 + 1e-3
+    assert sum(len(g["detections"]) for g in got) > 0

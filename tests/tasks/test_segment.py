@@ -173,11 +173,15 @@ def test_onnx_export_computes_the_same_masks(run, tmp_path):
     assert got.shape == ref.shape and (got.argmax(1) == ref.argmax(1)).all()
 
 
-def test_deploy_refuses_a_segmenter_with_a_clear_message(run):
+def test_deploy_serves_a_segmenter(run, tmp_path):
     from nnlab.deploy.predictor import Predictor
 
-    with pytest.raises(UserError, match="segment model; deploy serves classification"):
-        Predictor.open(run.dir, backend="torch")
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(image)
+    predictor = Predictor.open(run.dir, backend="torch")  # tests/deploy has the server and ONNX Runtime
+    (got,) = predictor.predict_files([image])
+    (want,) = nnlab.predict(run.dir, [image])
+    assert predictor.task == "segment" and got["fractions"] == pytest.approx(want["fractions"])
 
 
 def test_predict_cli_prints_pixel_shares_and_the_overlay(run, tmp_path, capsys):

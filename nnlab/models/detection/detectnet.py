@@ -12,11 +12,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import box_iou
 
 from nnlab.errors import ConfigError
 from nnlab.models.detection.assemble import build_parts, finish
 from nnlab.models.detection.detector import Detector, Head, Maps, Targets
+from nnlab.models.detection.postprocess import cluster  # noqa: F401  (DetectNet's clustering lives there)
 from nnlab.models.registry import DETECTORS
 from nnlab.models.layers import ConvNormAct
 
@@ -50,33 +50,13 @@ def coverage_targets(targets: Targets, classes: int, grid: tuple[int, int], stri
     return cov, box
 
 
-def cluster(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou: float,
-            min_cells: int) -> dict[str, torch.Tensor]:
-    """Greedy grouping: the best remaining cell gathers all same-class cells whose box overlaps its box by more
-    than ``iou``; a group of at least ``min_cells`` becomes one box (coverage-weighted mean), score its max."""
-    left = torch.ones(len(boxes), dtype=torch.bool, device=boxes.device)
-    out_b, out_s, out_l = [], [], []
-    for i in scores.argsort(descending=True).tolist():
-        if not left[i]:
-            continue
-        group = left & (labels == labels[i]) & (box_iou(boxes[i:i + 1], boxes)[0] > iou)
-        group[i] = True
-        left &= ~group
-        if int(group.sum()) >= min_cells:
-            wgt = scores[group][:, None]
-            out_b.append((boxes[group] * wgt).sum(0) / wgt.sum())
-            out_s.append(scores[group].max())
-            out_l.append(labels[i])
-    if not out_b:
-        return {"boxes": boxes.new_zeros(0, 4), "scores": scores.new_zeros(0), "labels": labels.new_zeros(0)}
-    return {"boxes": torch.stack(out_b), "scores": torch.stack(out_s), "labels": torch.stack(out_l)}
-
-
 class DetectNetHead(Head):
     """Coverage (1, any object) + class (K) + bbox (4) maps from the finest map; clustering at inference.
     DIGITS drew one coverage map per class; with many classes (digits) the sparse per-class maps learn slowly,
     so coverage is factored into "covered" (binary cross-entropy) x "which class" (softmax cross-entropy on
     covered cells), the score of a cell being their product."""
+
+    decode = "cluster"  # covered cells vote boxes that ``postprocess`` clusters
 
     def __init__(self, channels: int, stride: int, num_classes: int, cover: float = 0.5,
                  coverage_thresh: float = 0.4, cluster_iou: float = 0.4, min_cells: int = 1,
@@ -108,18 +88,17 @@ class DetectNetHead(Head):
                 "classification": F.cross_entropy(cls.permute(0, 2, 3, 1)[on], labels, reduction="sum") / b,
                 "bbox": self.bbox_weight * ((box - want_box).abs() * covered).sum() / b}
 
-    def predict(self, maps: Maps, image_size: tuple[int, int],
-                proposals: list[torch.Tensor] | None = None) -> Targets:
+    def dense(self, maps: Maps, image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         cov, cls, box = self.maps(maps)
-        prob, label = cls.softmax(1).max(1)  # (B, H, W) each
-        score = cov[:, 0].sigmoid() * prob  # (B, H, W)
+        coverage = cov.sigmoid().flatten(1)  # (B, H*W)
+        scores = coverage[..., None] * cls.softmax(1).flatten(2).transpose(1, 2)  # (B, H*W, K): covered x class
         centres = cell_centres(cov.shape[2], cov.shape[3], self.stride, cov.device)  # (H, W, 2)
         corners = box.permute(0, 2, 3, 1) * self.norm + centres.repeat(1, 1, 2)  # (B, H, W, 4) xyxy
-        out = []
-        for c, s, k, bx in zip(cov[:, 0].sigmoid(), score, label, corners):
-            y, x = torch.nonzero(c > self.coverage_thresh, as_tuple=True)
-            out.append(cluster(bx[y, x], s[y, x], k[y, x], self.cluster_iou, self.min_cells))
-        return out
+        return {"boxes": corners.flatten(1, 2), "scores": scores, "coverage": coverage}
+
+    def decoding(self) -> dict[str, Any]:
+        return {"decode": "cluster", "coverage_thresh": self.coverage_thresh, "cluster_iou": self.cluster_iou,
+                "min_cells": self.min_cells}
 
 
 @DETECTORS.register("detectnet")

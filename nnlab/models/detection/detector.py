@@ -1,19 +1,21 @@
 """``Detector(backbone, neck, head)``: the one shape every nnlab detector has (notes: backbone -> neck -> dense
 prediction). Train mode with targets returns a dict of named losses; eval mode returns, per image,
 ``{"boxes": (m, 4) xyxy, "scores": (m,), "labels": (m,) int64 0-based}`` after a score threshold, per-class
-NMS (torchvision.ops.batched_nms) and a cap on detections. Heads return candidates; selection lives here once.
+NMS (torchvision.ops.batched_nms) and a cap on detections. One-stage heads return dense tensors that
+``postprocess`` (shared with deployed networks) selects from; two-stage heads return candidates to ``select``.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
-from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from nnlab.errors import ConfigError, UserError
 from nnlab.models.detection.backbones import Backbone
 from nnlab.models.detection.necks import Neck
+from nnlab.models.detection.postprocess import PostProcess, postprocess, select, top_candidates  # noqa: F401
 
 DATA_ARGS = ("classes", "in_chans", "input_size", "train_boxes")  # builder keywords the task fills from the data
 Maps = OrderedDict[str, torch.Tensor]
@@ -21,16 +23,28 @@ Targets = list[dict[str, torch.Tensor]]
 
 
 class Head(nn.Module):
-    """A detection head: ``loss`` (train) and ``predict`` (candidates before NMS, eval). ``proposals`` are the
-    externally given boxes per image (two-stage heads without an RPN); other heads ignore them."""
+    """A detection head: ``loss`` (train) and, in eval mode, either ``dense`` (one-stage heads: fixed-shape
+    tensors that ``postprocess`` turns into detections; ``decode`` names how) or ``predict`` (candidates before
+    NMS, for heads whose second stage depends on the first's selections). ``proposals`` are the externally
+    given boxes per image (two-stage heads without an RPN); other heads ignore them."""
+
+    decode: str | None = None  # "topk" | "cluster" for a one-stage head with ``dense``; None: ``predict``
 
     def loss(self, maps: Maps, image_size: tuple[int, int], targets: Targets,
              proposals: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def dense(self, maps: Maps, image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Decoded boxes (B, N, 4) and class scores (B, N, K) (+ coverage (B, N)) for every location."""
+        raise NotImplementedError(f"{type(self).__name__} has no dense output")
+
     def predict(self, maps: Maps, image_size: tuple[int, int],
                 proposals: list[torch.Tensor] | None = None) -> Targets:
         raise NotImplementedError
+
+    def decoding(self) -> dict[str, Any]:
+        """The head's own post-processing options (``PostProcess`` fields besides the thresholds)."""
+        return {"decode": self.decode or "topk"}
 
 
 class Detector(nn.Module):
@@ -40,8 +54,7 @@ class Detector(nn.Module):
                  input_size: tuple[int, int], score_thresh: float = 0.05, nms_thresh: float = 0.5,
                  max_detections: int = 100) -> None:
         super().__init__()
-        if not 0 <= score_thresh < 1 or not 0 < nms_thresh <= 1 or max_detections < 1:
-            raise ConfigError("detector needs 0 <= score_thresh < 1, 0 < nms_thresh <= 1 and max_detections >= 1")
+        PostProcess(score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)  # checks
         self.backbone, self.neck, self.head = backbone, neck, head
         self.num_classes, self.in_chans, self.input_size = num_classes, in_chans, tuple(input_size)
         self.score_thresh, self.nms_thresh, self.max_detections = score_thresh, nms_thresh, max_detections
@@ -56,15 +69,27 @@ class Detector(nn.Module):
                 raise UserError("a detector in train mode needs targets (a list of {'boxes', 'labels'} per image)")
             self.check_targets(targets, len(images))
             return self.head.loss(maps, size, targets, proposals)
+        if self.head.decode is not None:  # one-stage: the same post-processing a deployed network runs
+            return postprocess(self.head.dense(maps, size), size, self.postprocessing())
         candidates = self.head.predict(maps, size, proposals)  # per image, before NMS
         return [self.select(c, size) for c in candidates]
 
+    def dense(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The network part of inference (what ONNX export traces): images -> the head's dense tensors."""
+        if self.head.decode is None:
+            raise UserError(f"{type(self.head).__name__} selects proposals inside the network: it has no dense "
+                            "output to post-process separately")
+        self.check_images(images)
+        return self.head.dense(self.neck(self.backbone(images)), (images.shape[-2], images.shape[-1]))
+
+    def postprocessing(self, score_thresh: float | None = None) -> PostProcess:
+        """This detector's post-processing as plain data (``score_thresh`` overrides its own)."""
+        return PostProcess(score_thresh=self.score_thresh if score_thresh is None else score_thresh,
+                           nms_thresh=self.nms_thresh, max_detections=self.max_detections, **self.head.decoding())
+
     def select(self, c: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Score threshold -> clip -> per-class NMS -> the ``max_detections`` best."""
-        keep = c["scores"] > self.score_thresh
-        boxes, scores, labels = clip_boxes_to_image(c["boxes"][keep], size), c["scores"][keep], c["labels"][keep]
-        keep = batched_nms(boxes.float(), scores.float(), labels, self.nms_thresh)[: self.max_detections]
-        return {"boxes": boxes[keep].float(), "scores": scores[keep].float(), "labels": labels[keep].long()}
+        return select(c, size, self.postprocessing())
 
     def check_images(self, images: torch.Tensor) -> None:
         if images.ndim != 4 or images.shape[1] != self.in_chans:
@@ -92,16 +117,3 @@ def check_classes(detector: Detector, dataset_classes: int) -> None:
     if detector.num_classes != dataset_classes:
         raise ConfigError(f"the detector predicts {detector.num_classes} classes but the dataset has "
                           f"{dataset_classes}: set classes: {dataset_classes}")
-
-
-def top_candidates(boxes: torch.Tensor, scores: torch.Tensor, topk: int = 1000,
-                   min_score: float = 0.0) -> dict[str, torch.Tensor]:
-    """Candidates from per-box class scores: (N, 4) boxes, (N, K) scores -> the ``topk`` best (box, class)
-    pairs above ``min_score`` as ``{"boxes", "scores", "labels"}`` (labels 0..K-1)."""
-    flat = scores.flatten()  # (N * K,)
-    keep = torch.nonzero(flat > min_score).squeeze(1)
-    flat = flat[keep]
-    top = flat.topk(min(topk, len(flat))).indices
-    idx = keep[top]
-    k = scores.shape[1]
-    return {"boxes": boxes[idx // k], "scores": flat[top], "labels": idx % k}

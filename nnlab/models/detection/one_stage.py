@@ -10,6 +10,7 @@ they are shifted by +1 inside and back on output.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from functools import partial
 from typing import Any
 
@@ -25,7 +26,7 @@ from torchvision.ops import box_iou
 from nnlab.errors import ConfigError
 from nnlab.models.detection.anchors import check_anchors_fit, pyramid_sizes, sizes_to_wh
 from nnlab.models.detection.assemble import build_parts, finish, uniform_channels
-from nnlab.models.detection.detector import Detector, Head, Maps, Targets, top_candidates
+from nnlab.models.detection.detector import Detector, Head, Maps, Targets
 from nnlab.models.registry import DETECTORS
 
 
@@ -33,6 +34,18 @@ def image_list(maps: Maps, image_size: tuple[int, int]) -> ImageList:
     """The ImageList torchvision's anchor generators read: only the padded size and per-image sizes matter."""
     x = next(iter(maps.values()))
     return ImageList(x.new_empty(x.shape[0], 0, *image_size), [tuple(image_size)] * x.shape[0])
+
+
+def one_image_anchors(generator: nn.Module, maps: Maps, image_size: tuple[int, int]) -> torch.Tensor:
+    """(N, 4) anchors of one image (every image of a batch has the same size, so the same anchors): computed
+    once, not per image, so an exported graph does not fix the batch size."""
+    first = OrderedDict((name, m[:1]) for name, m in maps.items())
+    return generator(image_list(first, image_size), list(first.values()))[0]
+
+
+def decode_all(coder: det_utils.BoxCoder, codes: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """(B, N, 4) box codes relative to (N, 4) anchors -> (B, N, 4) xyxy boxes, for the whole batch at once."""
+    return coder.decode_single(codes.reshape(-1, 4), anchors.expand_as(codes).reshape(-1, 4)).reshape_as(codes)
 
 
 def match(matcher: det_utils.Matcher, targets: Targets, anchors: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -49,6 +62,8 @@ def match(matcher: det_utils.Matcher, targets: Targets, anchors: list[torch.Tens
 class RetinaHead(Head):
     """torchvision's RetinaNetHead over every level, with its focal / L1 losses."""
 
+    decode = "topk"
+
     def __init__(self, channels: int, sizes: tuple[tuple[float, ...], ...], num_classes: int,
                  ratios: tuple[float, ...] = (0.5, 1.0, 2.0)) -> None:
         super().__init__()
@@ -57,26 +72,26 @@ class RetinaHead(Head):
         self.head = RetinaNetHead(channels, self.anchor_generator.num_anchors_per_location()[0], num_classes, norm)
         self.matcher = det_utils.Matcher(0.5, 0.4, allow_low_quality_matches=True)
 
-    def _run(self, maps: Maps, image_size: tuple[int, int]) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
-        features = list(maps.values())
-        out = self.head(features)  # cls_logits (B, N, K), bbox_regression (B, N, 4)
-        return out, self.anchor_generator(image_list(maps, image_size), features)  # B x (N, 4)
+    def _run(self, maps: Maps, image_size: tuple[int, int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        out = self.head(list(maps.values()))  # cls_logits (B, N, K), bbox_regression (B, N, 4)
+        return out, one_image_anchors(self.anchor_generator, maps, image_size)  # (N, 4)
 
     def loss(self, maps: Maps, image_size: tuple[int, int], targets: Targets,
              proposals: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         out, anchors = self._run(maps, image_size)
+        anchors = [anchors] * len(targets)
         return self.head.compute_loss(targets, out, anchors, match(self.matcher, targets, anchors))
 
-    def predict(self, maps: Maps, image_size: tuple[int, int],
-                proposals: list[torch.Tensor] | None = None) -> Targets:
+    def dense(self, maps: Maps, image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         out, anchors = self._run(maps, image_size)
         coder = self.head.regression_head.box_coder
-        return [top_candidates(coder.decode_single(reg, a), logits.sigmoid(), min_score=1e-3)
-                for reg, logits, a in zip(out["bbox_regression"], out["cls_logits"], anchors)]
+        return {"boxes": decode_all(coder, out["bbox_regression"], anchors), "scores": out["cls_logits"].sigmoid()}
 
 
 class SSDBoxHead(Head):
     """torchvision's SSDHead on every level (channels may differ), default boxes, hard negative mining."""
+
+    decode = "topk"
 
     def __init__(self, channels: list[int], strides: list[int], num_classes: int, min_ratio: float = 0.2,
                  max_ratio: float = 0.9, neg_to_pos_ratio: int = 3) -> None:
@@ -87,23 +102,21 @@ class SSDBoxHead(Head):
         self.box_coder = det_utils.BoxCoder(weights=(10.0, 10.0, 5.0, 5.0))
         self.neg_to_pos_ratio = neg_to_pos_ratio  # read by torchvision's SSD.compute_loss
 
-    def _run(self, maps: Maps, image_size: tuple[int, int]) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
-        features = list(maps.values())
-        out = self.head(features)  # cls_logits (B, N, K + 1), bbox_regression (B, N, 4)
-        return out, self.anchor_generator(image_list(maps, image_size), features)
+    def _run(self, maps: Maps, image_size: tuple[int, int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        out = self.head(list(maps.values()))  # cls_logits (B, N, K + 1), bbox_regression (B, N, 4)
+        return out, one_image_anchors(self.anchor_generator, maps, image_size)  # (N, 4)
 
     def loss(self, maps: Maps, image_size: tuple[int, int], targets: Targets,
              proposals: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         out, anchors = self._run(maps, image_size)
+        anchors = [anchors] * len(targets)
         shifted = [{"boxes": t["boxes"], "labels": t["labels"] + 1} for t in targets]  # 0 = background
         return SSD.compute_loss(self, shifted, out, anchors, match(self.matcher, targets, anchors))
 
-    def predict(self, maps: Maps, image_size: tuple[int, int],
-                proposals: list[torch.Tensor] | None = None) -> Targets:
+    def dense(self, maps: Maps, image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         out, anchors = self._run(maps, image_size)
         probs = out["cls_logits"].softmax(-1)[..., 1:]  # (B, N, K): drop the background column
-        return [top_candidates(self.box_coder.decode_single(reg, a), p, min_score=1e-3)
-                for reg, p, a in zip(out["bbox_regression"], probs, anchors)]
+        return {"boxes": decode_all(self.box_coder, out["bbox_regression"], anchors), "scores": probs}
 
 
 @DETECTORS.register("retinanet")

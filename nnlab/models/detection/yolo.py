@@ -17,7 +17,7 @@ from torch import nn
 from nnlab.errors import ConfigError
 from nnlab.models.detection.anchors import check_anchors_fit, kmeans_anchors, sizes_to_wh
 from nnlab.models.detection.assemble import build_parts, finish
-from nnlab.models.detection.detector import Detector, Head, Maps, Targets, top_candidates
+from nnlab.models.detection.detector import Detector, Head, Maps, Targets
 from nnlab.models.registry import DETECTORS
 from nnlab.models.detection.yolo_loss import anchor_loss, decode_level, decode_v1, v1_loss
 from nnlab.models.layers import ConvNormAct
@@ -25,6 +25,8 @@ from nnlab.models.layers import ConvNormAct
 
 class YOLOHead(Head):
     """Per level a 3x3 conv-BN-act and a 1x1 prediction conv. ``anchors`` (L, A, 2) or None (YOLOv1)."""
+
+    decode = "topk"
 
     def __init__(self, in_channels: list[int], strides: list[int], num_classes: int,
                  anchors: torch.Tensor | None, boxes_per_cell: int = 2, ignore_thresh: float = 0.5) -> None:
@@ -64,20 +66,17 @@ class YOLOHead(Head):
             return v1_loss(preds[0], targets, self.boxes_per_cell, self.strides[0], image_size)
         return anchor_loss(preds, targets, self.anchors, self.strides, image_size, self.ignore_thresh)
 
-    def predict(self, maps: Maps, image_size: tuple[int, int],
-                proposals: list[torch.Tensor] | None = None) -> Targets:
+    def dense(self, maps: Maps, image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         preds = self.raw(maps)
         if self.v1:
             boxes, conf, probs = decode_v1(preds[0], self.boxes_per_cell, self.strides[0], image_size)
             scores = conf[..., None] * probs[:, :, :, None, :]  # (B, H, W, nb, K): class-specific confidence
-            boxes, scores = boxes.flatten(1, 3), scores.flatten(1, 3)
-        else:
-            levels = [(decode_level(p, a, s).flatten(1, 3),  # (B, A*H*W, 4)
-                       (p[..., 4:5].sigmoid() * p[..., 5:].sigmoid()).flatten(1, 3))  # (B, A*H*W, K)
-                      for p, a, s in zip(preds, self.anchors, self.strides)]
-            boxes = torch.cat([b for b, _ in levels], 1)  # (B, N, 4)
-            scores = torch.cat([s for _, s in levels], 1)  # (B, N, K): objectness x class
-        return [top_candidates(b, s, min_score=1e-3) for b, s in zip(boxes, scores)]
+            return {"boxes": boxes.flatten(1, 3), "scores": scores.flatten(1, 3)}
+        levels = [(decode_level(p, a, s).flatten(1, 3),  # (B, A*H*W, 4)
+                   (p[..., 4:5].sigmoid() * p[..., 5:].sigmoid()).flatten(1, 3))  # (B, A*H*W, K)
+                  for p, a, s in zip(preds, self.anchors, self.strides)]
+        return {"boxes": torch.cat([b for b, _ in levels], 1),  # (B, N, 4)
+                "scores": torch.cat([s for _, s in levels], 1)}  # (B, N, K): objectness x class
 
 
 def default_priors(strides: Sequence[int], per_cell: int, input_size: tuple[int, int]) -> torch.Tensor:

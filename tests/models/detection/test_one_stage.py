@@ -27,7 +27,8 @@ def test_retinanet_classification_loss_is_the_focal_loss():
     x = torch.randn(2, 1, 64, 64)
     losses = m(x, TARGETS)
     head = m.head
-    out, anchors = head._run(m.neck(m.backbone(x)), (64, 64))
+    out, anchor = head._run(m.neck(m.backbone(x)), (64, 64))
+    anchors = [anchor] * len(TARGETS)  # every image has the same anchors
     matched = match(head.matcher, TARGETS, anchors)
     mine, theirs = [], []
     for logits, t, idx in zip(out["cls_logits"], TARGETS, matched):
@@ -48,7 +49,8 @@ def test_ssd_mines_three_hardest_negatives_per_positive():
     m = DETECTORS.build("ssd", classes=3, in_chans=1, input_size=(64, 64), width=4).train()
     x = torch.randn(2, 1, 64, 64)
     losses = m(x, TARGETS)
-    out, anchors = m.head._run(m.neck(m.backbone(x)), (64, 64))
+    out, anchor = m.head._run(m.neck(m.backbone(x)), (64, 64))
+    anchors = [anchor] * len(TARGETS)
     matched = match(m.head.matcher, TARGETS, anchors)
     total, positives = 0.0, 0
     for logits, t, idx in zip(out["cls_logits"], TARGETS, matched):
