@@ -44,6 +44,13 @@ def test_sample_with_frechet_prints_the_distance_and_its_floor(runs, tmp_path):
     assert "class entropy" in r.stdout
 
 
+def test_frechet_measures_samples_already_drawn_as_it_would_draw_them(runs):
+    drawn = nnlab.sample(runs["gan"], 20, seed=3)["images"]
+    given = nnlab.frechet(runs["gan"], runs["cnn"], 20, seed=3, images=drawn)
+    assert given == nnlab.frechet(runs["gan"], runs["cnn"], 20, seed=3)  # the same seed draws the same images
+    assert given["fd"] != nnlab.frechet(runs["gan"], runs["cnn"], 20, seed=3, images=drawn.flip(-1))["fd"]
+
+
 def test_explore_interpolates_and_traverses(runs, tmp_path):
     r = main("explore", str(runs["vae"]), "--interpolate", "0", "1", "--steps", "5", "--out", str(tmp_path / "i.png"))
     assert r.returncode == 0, r.stderr

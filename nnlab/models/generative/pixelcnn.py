@@ -87,23 +87,42 @@ class PixelCNN(nn.Module):
         """[0, 1] pixels -> integer classes 0..levels-1 (B, C, H, W)."""
         return (x * (self.levels - 1)).round().long()
 
+    @property
+    def reach(self) -> int:
+        """How far an output pixel sees in the input, in rows up and columns either side: half of each masked
+        kernel, summed over the layers (the 1x1 layers add nothing)."""
+        return sum(m.kernel_size[0] // 2 for m in self.modules() if isinstance(m, MaskedConv2d))
+
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images drawn pixel by pixel in raster order (H x W forward passes): (n, C, H, W) in [0, 1]."""
+    def sample(self, n: int, generator: torch.Generator | None = None, crop: bool = True) -> torch.Tensor:
+        """n images drawn pixel by pixel in raster order (H x W forward passes): (n, C, H, W) in [0, 1].
+
+        With ``crop`` each pass sees only the window that can reach the pixel: rows i - reach .. i and columns
+        j - reach .. j + reach. The zero padding at the window's edges spoils at most ``reach`` rows / columns
+        inward, so the pixel's logits are exact (the same draws as the full image, ~6x fewer operations on
+        28x28 with 4 blocks)."""
         device = next(self.parameters()).device
         h, w = self.input_size
+        r = self.reach if crop else max(h, w)
         x = torch.zeros(n, self.in_chans, h, w, device=device)
         for i in range(h):
+            top = max(0, i - r)
             for j in range(w):
-                logits = self(x)[..., i, j].float()  # (n, C) or (n, L, C)
-                if self.levels == 2:
-                    u = torch.rand(logits.shape, device=device, generator=generator)
-                    x[:, :, i, j] = (u < torch.sigmoid(logits)).float()
-                else:
-                    probs = logits.softmax(1).transpose(1, 2).reshape(-1, self.levels)  # (n C, L)
-                    draw = torch.multinomial(probs, 1, generator=generator).view(n, self.in_chans)
-                    x[:, :, i, j] = draw.float() / (self.levels - 1)
+                left = max(0, j - r)
+                window = x[:, :, top:i + 1, left:j + r + 1]  # (n, C, <= r + 1, <= 2r + 1)
+                logits = self(window)[..., i - top, j - left].float()  # (n, C) or (n, L, C)
+                x[:, :, i, j] = self._draw(logits, generator)
         return x
+
+    def _draw(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """One pixel per image from its logits: (n, C) values in [0, 1]."""
+        if self.levels == 2:
+            u = torch.rand(logits.shape, device=logits.device, generator=generator)
+            return (u < torch.sigmoid(logits)).float()
+        n = logits.shape[0]
+        probs = logits.softmax(1).transpose(1, 2).reshape(-1, self.levels)  # (n C, L)
+        draw = torch.multinomial(probs, 1, generator=generator).view(n, self.in_chans)
+        return draw.float() / (self.levels - 1)
 
 
 @GENERATIVE.register("pixelcnn")

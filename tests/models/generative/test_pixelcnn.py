@@ -54,6 +54,32 @@ def test_samples_are_images_on_the_output_grid(levels):
     assert torch.equal(images, (images * (levels - 1)).round() / (levels - 1))
 
 
+@pytest.mark.parametrize("levels, gated, kernel", [(2, False, 3), (256, True, 3), (2, True, 5)])
+def test_cropped_sampling_draws_the_same_images_as_the_full_image(levels, gated, kernel):
+    torch.manual_seed(0)
+    model = GENERATIVE.build("pixelcnn", in_chans=2, input_size=(11, 12), channels=8, blocks=1, levels=levels,
+                             gated=gated, kernel_size=kernel)
+    assert model.reach == 3 + kernel // 2  # the 7x7 type-A layer, then one masked block
+    full = model.sample(3, torch.Generator().manual_seed(1), crop=False)
+    cropped = model.sample(3, torch.Generator().manual_seed(1))
+    assert torch.equal(full, cropped) and full.std() > 0
+
+
+def test_a_window_of_reach_gives_the_full_image_logits_at_its_corner():
+    torch.manual_seed(0)
+    model = GENERATIVE.build("pixelcnn", in_chans=1, input_size=(24, 24), channels=8, blocks=3, kernel_size=5)
+    r = model.reach  # 3 + 3 * 2 = 9
+    x = torch.rand(2, 1, 24, 24)
+    i, j = 20, 11  # far from every edge: the window's own top edge is padding
+    full = model(x)[..., i, j]  # (2, 1)
+    window = x[:, :, i - r:i + 1, j - r:j + r + 1]
+    assert torch.allclose(model(window)[..., r, r], full, rtol=0, atol=1e-6)
+    lower = x[:, :, i - r + 1:i + 1, j - r:j + r + 1]  # one row less: the padding reaches the pixel
+    narrower = x[:, :, i - r:i + 1, j - r + 1:j + r]  # one column less on each side: so does it
+    assert (model(lower)[..., r - 1, r] - full).abs().max() > 1e-7
+    assert (model(narrower)[..., r, r - 1] - full).abs().max() > 1e-7
+
+
 def test_pixelcnn_overfits_one_batch():
     torch.manual_seed(0)
     from nnlab.tasks.generate.autoregressive import pixelcnn_nll
