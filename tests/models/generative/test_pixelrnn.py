@@ -8,7 +8,7 @@ import torch
 from nnlab.errors import ConfigError
 from nnlab.models.generative import GENERATIVE
 from nnlab.models.generative.pixelrnn import RowLSTM
-from tests.models.generative.test_pixelcnn import _dependency
+from tests.models.generative.test_pixelcnn import _dependency, overfit_ratio
 
 
 @pytest.mark.parametrize("levels", [2, 256])
@@ -42,18 +42,8 @@ def test_samples_match_with_and_without_the_row_window():
 
 def test_pixelrnn_overfits_one_batch():
     torch.manual_seed(0)
-    from nnlab.tasks.generate.autoregressive import pixelcnn_nll
-
     model = GENERATIVE.build("pixelrnn", in_chans=1, input_size=(4, 4), channels=16, layers=1)
-    x = (torch.rand(4, 1, 4, 4, generator=torch.Generator().manual_seed(1)) > 0.5).float()
-    opt = torch.optim.Adam(model.parameters(), 0.02)
-    first = float(pixelcnn_nll(model, x).mean().detach())
-    for _ in range(30):
-        loss = pixelcnn_nll(model, x).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert float(loss.detach()) < 0.5 * first
+    assert overfit_ratio(model, 4, 30, 0.02) < 0.5
 
 
 @pytest.mark.parametrize("options, match", [({"levels": 16}, "levels"), ({"channels": 3}, "channels"),
