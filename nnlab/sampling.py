@@ -23,7 +23,7 @@ def _generative(run_dir: str | Path, weights: str = "best") -> LoadedRun:
     run = load_run(run_dir, weights)
     if run.config.task != "generate":
         raise UserError(f"{run.dir} is a {run.config.task} run; sampling needs a generative run "
-                        f"(task: generate with model vae, dcgan or pixelcnn)")
+                        f"(task: generate with model vae, dcgan, pixelcnn or pixelrnn)")
     return run
 
 
