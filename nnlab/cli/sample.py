@@ -11,7 +11,8 @@ import nnlab
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help="draw images (vae, dcgan, pixelcnn, pixelrnn) or text (a language model) from a run")
+    p = sub.add_parser("sample", help="draw images (vae, dcgan, pixelcnn, pixelrnn) or text (a language model) "
+                       "from a run")
     p.add_argument("run_dir")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="best", choices=["best", "last"])
