@@ -23,7 +23,7 @@ def _generative(run_dir: str | Path, weights: str = "best") -> LoadedRun:
     run = load_run(run_dir, weights)
     if run.config.task != "generate":
         raise UserError(f"{run.dir} is a {run.config.task} run; sampling needs a generative run "
-                        f"(task: generate with model vae, dcgan or pixelcnn)")
+                        f"(task: generate with model vae, dcgan, pixelcnn or pixelrnn)")
     return run
 
 
@@ -150,10 +150,11 @@ def classifier_outputs(classifier: LoadedRun, images: torch.Tensor,
 
 
 def frechet(run_dir: str | Path, classifier_dir: str | Path, n: int = 5000, seed: int = 0,
-            weights: str = "best") -> dict[str, Any]:
+            weights: str = "best", images: torch.Tensor | None = None) -> dict[str, Any]:
     """Fréchet distance of n samples to one half of the real test split (``fd``), of the other half to it
     (``fd_floor``: what a perfect generator would score with that many images), and the classifier's view of
-    the samples and of real images (``samples_*`` / ``real_*``: confidence, class entropy)."""
+    the samples and of real images (``samples_*`` / ``real_*``: confidence, class entropy). ``images``: samples
+    already drawn from the run (n, C, H, W) in [0, 1], so a slow sampler (PixelCNN) runs once."""
     classifier = _cnn(load_run(classifier_dir))
     run = _generative(run_dir, weights)
     real = run_data(run.dir, run.config).split("test").images.float() / 255  # (N, C, H, W)
@@ -161,7 +162,7 @@ def frechet(run_dir: str | Path, classifier_dir: str | Path, n: int = 5000, seed
     if half < 2:
         raise UserError("the test split is too small for a Fréchet distance")
     n = min(n, half)
-    fake = sample(run.dir, n, seed=seed, weights=weights)["images"]
+    fake = sample(run.dir, n, seed=seed, weights=weights)["images"] if images is None else images[:n]
     perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
     f_ref, l_ref = classifier_outputs(classifier, real[perm[:half]])
     f_other, _ = classifier_outputs(classifier, real[perm[half:half + n]])

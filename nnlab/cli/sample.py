@@ -11,7 +11,8 @@ import nnlab
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help="draw images (vae, dcgan, pixelcnn) or text (a language model) from a run")
+    p = sub.add_parser("sample", help="draw images (vae, dcgan, pixelcnn, pixelrnn) or text (a language model) "
+                       "from a run")
     p.add_argument("run_dir")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="best", choices=["best", "last"])
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     r = nnlab.sample(args.run_dir, args.n, args.out, args.seed, args.weights)
     print(f"{args.n} samples in {r['seconds']:.2f} s ({args.n / r['seconds']:.1f} images/s) -> {r['png']}")
     if args.frechet:
-        m = nnlab.frechet(args.run_dir, args.frechet, args.n, args.seed, args.weights)
+        m = nnlab.frechet(args.run_dir, args.frechet, args.n, args.seed, args.weights, images=r["images"])
         print(f"Fréchet distance ({m['n']} samples vs {m['reference']} real test images): {m['fd']:.3f}"
               f"   floor (real vs real, same sizes): {m['fd_floor']:.3f}")
         for who in ("samples", "real"):

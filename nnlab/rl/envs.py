@@ -7,7 +7,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+import numpy as np
+
 from nnlab.errors import ConfigError
+from nnlab.rl.pixels import PixelObservations
 from nnlab.rl.mdp import Gridworld, TableEnv, TabularMDP, from_gym_table, frozenlake
 
 GRIDWORLD = "gridworld"
@@ -43,7 +46,9 @@ def make(env_id: str, env_args: dict[str, Any] | None = None, max_episode_steps:
     check_id(env_id)
     args = dict(env_args or {})
     if env_id == GRIDWORLD:
-        return TableEnv(gridworld(args).mdp(), max_episode_steps or 200)
+        pixels = bool(args.pop("pixels", False))
+        env = TableEnv(gridworld(args).mdp(), max_episode_steps or 200)
+        return PixelObservations(env) if pixels else env
     try:
         return gym.make(env_id, max_episode_steps=max_episode_steps, render_mode=render_mode, **args)
     except TypeError as e:
@@ -55,7 +60,7 @@ def gridworld(args: dict[str, Any]) -> Gridworld:
         return Gridworld(**args)
     except TypeError as e:
         raise ConfigError(f"gridworld: {e} (keys: size, walls, goals, pits, start, slip, step_reward, "
-                          "goal_reward, pit_reward)") from None
+                          "goal_reward, pit_reward; pixels for image observations)") from None
 
 
 def table(env_id: str, env_args: dict[str, Any] | None = None) -> TabularMDP:
@@ -63,6 +68,7 @@ def table(env_id: str, env_args: dict[str, Any] | None = None) -> TabularMDP:
     Gymnasium toy-text environment's ``env.unwrapped.P`` (FrozenLake, CliffWalking, Taxi)."""
     args = dict(env_args or {})
     if env_id == GRIDWORLD:
+        args.pop("pixels", None)  # how observations look does not change the table
         return gridworld(args).mdp()
     if env_id.startswith("FrozenLake"):
         return frozenlake(**args)
@@ -79,6 +85,8 @@ def spaces(env: Any) -> tuple[int, int, bool]:
     actions; a ConfigError for a continuous action space."""
     import gymnasium as gym
 
+    if isinstance(env, PixelObservations):
+        return int(np.prod(env.shape)), env.mdp.num_actions, False
     if isinstance(env, TableEnv):
         return env.mdp.num_states, env.mdp.num_actions, True
     act, obs = env.action_space, env.observation_space
@@ -91,3 +99,12 @@ def spaces(env: Any) -> tuple[int, int, bool]:
     if isinstance(obs, gym.spaces.Box) and len(obs.shape) == 1:
         return int(obs.shape[0]), int(act.n), False
     raise ConfigError(f"{env.spec.id}: only flat (vector) or discrete observations are supported (got {obs})")
+
+
+def obs_shape(env: Any) -> list[int]:
+    """The shape of one observation: (C, H, W) for images, (D,) for vectors, (number of states,) for discrete
+    observations (one-hot encoded)."""
+    if isinstance(env, PixelObservations):
+        return list(env.shape)
+    size, _, _ = spaces(env)
+    return [size]

@@ -31,7 +31,7 @@ from nnlab.rl.replay import ReplayBuffer
 from nnlab.rl.tabular import linear
 from nnlab.tasks.base import TASKS, Indices, Task, TaskData
 
-MODELS_FOR = {"dqn": ("qmlp",), "reinforce": ("policy_mlp",)}  # algorithm -> the model families it trains
+MODELS_FOR = {"dqn": ("qmlp", "qcnn"), "reinforce": ("policy_mlp",)}  # algorithm -> the model families it trains
 _SPLIT_SEED = {"val": 10**9, "test": 2 * 10**9}  # episode seeds of the evaluation splits (never trained on)
 
 
@@ -76,7 +76,7 @@ class RL(Task):
 
     name = "rl"
     models = RL_MODELS
-    data_args = ("obs_size", "num_actions")
+    data_args = ("obs_size", "num_actions", "obs_shape")
     monitor, mode = "val_return", "max"
     takes_files = False
 
@@ -113,16 +113,18 @@ class RL(Task):
         if train_indices is not None or val_indices is not None:
             raise UserError("an rl run has no samples to subset (train_indices / val_indices)")
         r = self.cfg.rl
-        obs_size, num_actions, discrete = envs.spaces(self._make_env())
+        env = self._make_env()
+        obs_size, num_actions, discrete = envs.spaces(env)
         seeds = {split: [{"seed": torch.tensor([base + self.cfg.seed * 10**5 + i])} for i in range(n)]
                  for (split, base), n in zip(_SPLIT_SEED.items(), (r.eval_episodes, r.test_episodes))}
         info = {"dataset": r.env, "env": r.env, "env_args": dict(r.env_args), "max_episode_steps": r.max_episode_steps,
-                "algorithm": r.algorithm, "obs_size": obs_size, "num_actions": num_actions, "discrete_obs": discrete}
+                "algorithm": r.algorithm, "obs_size": obs_size, "num_actions": num_actions, "discrete_obs": discrete,
+                "obs_shape": envs.obs_shape(env)}
         return TaskData({"train": None, **seeds}, info)
 
     def build_model(self, info: dict[str, Any]) -> nn.Module:
         net = RL_MODELS.build(self.cfg.model.name, obs_size=info["obs_size"], num_actions=info["num_actions"],
-                              **self.cfg.model.args)
+                              obs_shape=info.get("obs_shape"), **self.cfg.model.args)
         return DQNAgent(net) if self.cfg.rl.algorithm == "dqn" else net
 
     def setup(self, model: nn.Module, info: dict[str, Any]) -> None:

@@ -23,12 +23,13 @@ def runs(tmp_path_factory):
     return {"vae": _fit(root, "vae", {"name": "vae", "hidden": [16], "latent": 3}, {"binarize": 0.5}),
             "gan": _fit(root, "gan", {"name": "dcgan", "latent": 4, "width": 4}),
             "pixelcnn": _fit(root, "pixelcnn", {"name": "pixelcnn", "channels": 4, "blocks": 1}, {"binarize": 0.5}),
+            "pixelrnn": _fit(root, "pixelrnn", {"name": "pixelrnn", "channels": 4, "layers": 1}, {"binarize": 0.5}),
             "ae": _fit(root, "ae", {"name": "autoencoder", "hidden": [16], "latent": 3}),
             "mlp": _fit(root, "mlp", {"name": "mlp", "hidden": [8]}, task="classify"),
             "cnn": _fit(root, "cnn", {"name": "resnet20"}, task="classify")}  # lenet5 needs 28x28
 
 
-@pytest.mark.parametrize("kind", ["vae", "gan", "pixelcnn"])
+@pytest.mark.parametrize("kind", ["vae", "gan", "pixelcnn", "pixelrnn"])
 def test_sample_writes_a_grid(runs, kind, tmp_path):
     out = tmp_path / "grid.png"
     r = main("sample", str(runs[kind]), "--n", "6", "--out", str(out))
@@ -42,6 +43,13 @@ def test_sample_with_frechet_prints_the_distance_and_its_floor(runs, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Fréchet distance (20 samples vs" in r.stdout and "floor (real vs real" in r.stdout
     assert "class entropy" in r.stdout
+
+
+def test_frechet_measures_samples_already_drawn_as_it_would_draw_them(runs):
+    drawn = nnlab.sample(runs["gan"], 20, seed=3)["images"]
+    given = nnlab.frechet(runs["gan"], runs["cnn"], 20, seed=3, images=drawn)
+    assert given == nnlab.frechet(runs["gan"], runs["cnn"], 20, seed=3)  # the same seed draws the same images
+    assert given["fd"] != nnlab.frechet(runs["gan"], runs["cnn"], 20, seed=3, images=drawn.flip(-1))["fd"]
 
 
 def test_explore_interpolates_and_traverses(runs, tmp_path):

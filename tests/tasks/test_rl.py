@@ -24,13 +24,26 @@ def _with(**rl) -> dict:
     (_with(gamma=1.5), r"rl.gamma' must be in \[0, 1\]"),
     (_with(buffer_size=4), r"train.batch_size \(8\).*rl.buffer_size \(4\)"),
     (_with(algorithm="value_iteration"), "nnlab rl solve"),
-    ({**TINY, "model": {"name": "policy_mlp"}}, "trains model.name qmlp"),
+    ({**TINY, "model": {"name": "policy_mlp"}}, "trains model.name qmlp or qcnn"),
+    ({**TINY, "model": {"name": "qcnn"}}, r"qcnn reads image observations.*this environment's are \[4\]"),
     ({**TINY, "model": {"name": "mlp"}}, "unknown rl model 'mlp'. Did you mean 'qmlp'"),
 ])
 def test_bad_input_is_one_message_before_the_run(cfg, match, tmp_path):
     with pytest.raises(UserError, match=match):
         nnlab.fit(cfg, runs_root=tmp_path, progress=False)
     assert not (tmp_path / "rl").exists()
+
+
+def test_dqn_learns_from_the_pixels_of_a_gridworld(tmp_path):
+    world = {"size": [2, 3], "walls": [], "goals": [[0, 2]], "pits": [], "start": [1, 0], "slip": 0.0, "pixels": True}
+    cfg = {**TINY, "model": {"name": "qcnn", "channels": [4], "hidden": 8},
+           "rl": {**TINY["rl"], "env": "gridworld", "env_args": world, "max_episode_steps": 10}}
+    run = nnlab.fit(cfg, runs_root=tmp_path, progress=False)
+    assert run.meta["obs_shape"] == [3, 2, 3] and run.meta["obs_size"] == 18
+    from nnlab.inference import load_run
+
+    assert load_run(run.dir).model.online.obs_shape == (3, 2, 3)  # rebuilt from meta.json
+    assert run.test["return"] <= 1.0 and run.test["length"] <= 10
 
 
 def test_training_a_tabular_config_points_at_rl_solve(capsys):

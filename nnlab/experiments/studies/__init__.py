@@ -4,6 +4,7 @@ from nnlab.experiments.studies import batch_size, ensemble, init_activation, opt
 from nnlab.experiments.studies import (  # noqa: F401
     autoencoder_pretraining, bptt, detection_history, explain, regularization, transfer, vanishing_gradients,
 )
+from nnlab.experiments.studies import replay  # noqa: F401
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, run_study
 
 __all__ = ["STUDIES", "StudyContext", "StudyReport", "run_study"]

@@ -52,13 +52,14 @@ class PolicyValue(nn.Module):
 
 
 @RL_MODELS.register("qmlp")
-def qmlp(*, obs_size: int, num_actions: int, hidden: Sequence[int] = (120, 84), act: str = "relu") -> QNetwork:
-    """CleanRL's CartPole Q-network shape by default (120, 84)."""
+def qmlp(*, obs_size: int, num_actions: int, hidden: Sequence[int] = (120, 84), act: str = "relu",
+         obs_shape: Sequence[int] | None = None) -> QNetwork:
+    """CleanRL's CartPole Q-network shape by default (120, 84); reads observations flat (``obs_shape`` unused)."""
     return QNetwork(obs_size, num_actions, tuple(hidden), act)
 
 
 @RL_MODELS.register("policy_mlp")
 def policy_mlp(*, obs_size: int, num_actions: int, hidden: Sequence[int] = (64, 64),
-               act: str = "tanh") -> PolicyValue:
-    """A softmax policy and a separate value network (the REINFORCE baseline)."""
+               act: str = "tanh", obs_shape: Sequence[int] | None = None) -> PolicyValue:
+    """A softmax policy and a separate value network (the REINFORCE baseline); reads observations flat."""
     return PolicyValue(obs_size, num_actions, tuple(hidden), act)

@@ -118,5 +118,5 @@ class Objective(ABC):
 
 
 def no_sampler(name: str) -> UserError:
-    return UserError(f"a {name} has no prior to sample from (it only reconstructs); train a vae, dcgan or "
-                     f"pixelcnn to sample")
+    return UserError(f"a {name} has no prior to sample from (it only reconstructs); train a vae, dcgan, pixelcnn or "
+                     f"pixelrnn to sample")

@@ -28,7 +28,8 @@ from nnlab.tasks.generate.common import Objective, Reconstruction, binarize
 from nnlab.tasks.generate.variational import Variational
 
 OBJECTIVES: dict[str, type[Objective]] = {"autoencoder": Autoencoding, "vae": Variational,
-                                          "pixelcnn": Autoregressive, "dcgan": Adversarial}
+                                          "pixelcnn": Autoregressive, "pixelrnn": Autoregressive,
+                                          "dcgan": Adversarial}
 
 
 @TASKS.register("generate")

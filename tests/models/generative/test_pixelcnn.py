@@ -54,20 +54,51 @@ def test_samples_are_images_on_the_output_grid(levels):
     assert torch.equal(images, (images * (levels - 1)).round() / (levels - 1))
 
 
-def test_pixelcnn_overfits_one_batch():
+@pytest.mark.parametrize("levels, gated, kernel", [(2, False, 3), (256, True, 3), (2, True, 5)])
+def test_cropped_sampling_draws_the_same_images_as_the_full_image(levels, gated, kernel):
     torch.manual_seed(0)
+    model = GENERATIVE.build("pixelcnn", in_chans=2, input_size=(11, 12), channels=8, blocks=1, levels=levels,
+                             gated=gated, kernel_size=kernel)
+    assert model.reach == 3 + kernel // 2  # the 7x7 type-A layer, then one masked block
+    full = model.sample(3, torch.Generator().manual_seed(1), crop=False)
+    cropped = model.sample(3, torch.Generator().manual_seed(1))
+    assert torch.equal(full, cropped) and full.std() > 0
+
+
+def test_a_window_of_reach_gives_the_full_image_logits_at_its_corner():
+    torch.manual_seed(0)
+    model = GENERATIVE.build("pixelcnn", in_chans=1, input_size=(24, 24), channels=8, blocks=3, kernel_size=5)
+    r = model.reach  # 3 + 3 * 2 = 9
+    x = torch.rand(2, 1, 24, 24)
+    i, j = 20, 11  # far from every edge: the window's own top edge is padding
+    full = model(x)[..., i, j]  # (2, 1)
+    window = x[:, :, i - r:i + 1, j - r:j + r + 1]
+    assert torch.allclose(model(window)[..., r, r], full, rtol=0, atol=1e-6)
+    lower = x[:, :, i - r + 1:i + 1, j - r:j + r + 1]  # one row less: the padding reaches the pixel
+    narrower = x[:, :, i - r:i + 1, j - r + 1:j + r]  # one column less on each side: so does it
+    assert (model(lower)[..., r - 1, r] - full).abs().max() > 1e-7
+    assert (model(narrower)[..., r, r - 1] - full).abs().max() > 1e-7
+
+
+def overfit_ratio(model: torch.nn.Module, size: int, steps: int, lr: float) -> float:
+    """Final / initial NLL after ``steps`` Adam steps on 4 random binary images (size x size)."""
     from nnlab.tasks.generate.autoregressive import pixelcnn_nll
 
-    model = GENERATIVE.build("pixelcnn", in_chans=1, input_size=(6, 6), channels=16, blocks=1)
-    x = (torch.rand(4, 1, 6, 6, generator=torch.Generator().manual_seed(1)) > 0.5).float()
-    opt = torch.optim.Adam(model.parameters(), 0.01)
+    x = (torch.rand(4, 1, size, size, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    opt = torch.optim.Adam(model.parameters(), lr)
     first = float(pixelcnn_nll(model, x).mean().detach())
-    for _ in range(60):
+    for _ in range(steps):
         loss = pixelcnn_nll(model, x).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss.detach()) < 0.5 * first  # memorizes 4 random images
+    return float(loss.detach()) / first
+
+
+def test_pixelcnn_overfits_one_batch():
+    torch.manual_seed(0)
+    model = GENERATIVE.build("pixelcnn", in_chans=1, input_size=(6, 6), channels=16, blocks=1)
+    assert overfit_ratio(model, 6, 60, 0.01) < 0.5  # memorizes 4 random images
 
 
 @pytest.mark.parametrize("options, match", [({"levels": 16}, "levels"), ({"channels": 3}, "channels"),

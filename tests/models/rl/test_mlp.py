@@ -4,7 +4,7 @@ from nnlab.models.rl import RL_MODELS
 
 
 def test_registry_and_shapes_and_gradients():
-    assert RL_MODELS.names() == ["policy_mlp", "qmlp"]
+    assert RL_MODELS.names() == ["policy_mlp", "qcnn", "qmlp"]
     x = torch.randn(5, 4)
     q = RL_MODELS.build("qmlp", obs_size=4, num_actions=3, hidden=[8, 8])
     assert q(x).shape == (5, 3)
