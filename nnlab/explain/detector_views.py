@@ -42,7 +42,10 @@ class ClassScores(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         det = self.detector
-        candidates = det.head.predict(det.neck(det.backbone(x)), (x.shape[-2], x.shape[-1]))
+        maps, size = det.neck(det.backbone(x)), (x.shape[-2], x.shape[-1])
+        if det.head.decode is not None:  # one-stage: every location's class scores, (B, N, K)
+            return det.head.dense(maps, size)["scores"].amax(1)
+        candidates = det.head.predict(maps, size)
         zero = x.sum() * 0  # keeps an empty row in the graph
         return torch.stack([(zero + x.new_zeros(det.num_classes)).scatter_reduce(0, c["labels"], c["scores"],
                                                                                  "amax") for c in candidates])

@@ -12,6 +12,7 @@ from nnlab.cli.main import main
 from nnlab.errors import UserError
 from nnlab.explain.common import Explained, open_classifier
 from nnlab.explain.detector_views import ClassScores, detector_of, object_features
+from nnlab.models.detection.detector import Head
 
 
 class IdentityBackbone(nn.Module):
@@ -19,7 +20,7 @@ class IdentityBackbone(nn.Module):
         return OrderedDict(p1=x, p2=x[:, :, ::2, ::2])  # strides 1 and 2: the image and every other pixel
 
 
-class FakeHead(nn.Module):
+class FakeHead(Head):
     """Candidates: two boxes per image; class 0 scored by the left half's mean, class 2 by the right half's."""
 
     def predict(self, maps: OrderedDict, size: tuple[int, int], proposals=None) -> list[dict[str, torch.Tensor]]:
@@ -28,10 +29,21 @@ class FakeHead(nn.Module):
                  "scores": torch.stack([xi[:, :, :2].mean(), xi[:, :, 2:].mean()]).sigmoid()} for xi in x]
 
 
+class FakeDenseHead(Head):
+    """A one-stage head: every pixel of the image is a location whose K = 3 class scores are (x, -x, 2x)."""
+
+    decode = "topk"
+
+    def dense(self, maps: OrderedDict, size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        x = maps["p1"].flatten(1)  # (B, N)
+        return {"boxes": torch.zeros(*x.shape, 4), "scores": torch.stack([x, -x, 2 * x], -1)}  # (B, N, 3)
+
+
 class FakeDetector(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, head: Head | None = None) -> None:
         super().__init__()
-        self.backbone, self.neck, self.head, self.num_classes = IdentityBackbone(), nn.Identity(), FakeHead(), 3
+        self.backbone, self.neck, self.num_classes = IdentityBackbone(), nn.Identity(), 3
+        self.head = head or FakeHead()
 
 
 def test_class_scores_are_each_class_best_candidate_with_gradients():
@@ -42,6 +54,15 @@ def test_class_scores_are_each_class_best_candidate_with_gradients():
     assert bool((s[:, 1] == 0).all())  # no candidate of class 1
     s[:, 2].sum().backward()
     assert bool((x.grad[:, :, :, :2] == 0).all() and (x.grad[:, :, :, 2:] != 0).all())
+
+
+def test_class_scores_of_a_one_stage_head_are_the_best_location_per_class():
+    x = torch.randn(2, 1, 4, 4, requires_grad=True)
+    s = ClassScores(FakeDetector(FakeDenseHead()))(x)  # (2, 3)
+    flat = x.flatten(1)
+    torch.testing.assert_close(s, torch.stack([flat.amax(1), (-flat).amax(1), 2 * flat.amax(1)], 1))
+    s[:, 0].sum().backward()
+    assert int((x.grad != 0).sum()) == 2  # only each image's best location
 
 
 def test_object_features_pool_every_backbone_map_inside_each_box():
