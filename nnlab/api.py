@@ -209,13 +209,9 @@ def _data_parallel(task: Task, model: nn.Module, loader: Loader, dist: distribut
     """The rank's share of each global batch and the module it trains through (DDP, or the model itself when
     its gradients are averaged after backward); refuses what cannot be trained data-parallel."""
     cfg = task.cfg
-    if not task.data_parallel:
-        raise UserError(f"task {cfg.task!r} does not support distributed training (its training loop is an "
-                        "environment, not a dataset); run it in one process, without --nproc / torchrun")
+    distributed.check_task(cfg.task, task.data_parallel, cfg.train.batch_size, dist.world)
     if not loop:
         raise UserError(f"model {cfg.model.name!r} learns without a training loop; run it in one process")
-    if cfg.train.batch_size != "full":
-        distributed.check_batch(int(cfg.train.batch_size), dist.world)
     net = distributed.wrap(model, dist, task.trains_through_forward and not task.manual_optimization,
                            cfg.train.sync_bn)
     return distributed.ShardedLoader(loader, dist), net
@@ -328,6 +324,10 @@ def _train(trainer: Trainer, train_loader: Loader, val_loader: Loader | None, ru
         runs.update_meta(run.path, status="failed", message=msg)
         raise TrainingStopped(f"{msg}\nRun directory: {run.path}") from None
     except Exception as e:  # a bug, not a user error: keep the traceback, but never leave the run "running"
+        if trainer.dist.enabled and distributed.peer_lost(e):
+            msg = f"another process of this distributed run stopped ({str(e).splitlines()[0][:160]})"
+            runs.update_meta(run.path, status="failed", message=msg)
+            raise TrainingStopped(f"{msg}. {runs.checkpoint_note(run.path)}\nRun directory: {run.path}") from None
         runs.update_meta(run.path, status="failed", message=f"{type(e).__name__}: {e}")
         raise
     finally:

@@ -156,6 +156,14 @@ def _wait_for_endpoint(seconds: float) -> None:
             time.sleep(0.2)
 
 
+def peer_lost(error: BaseException) -> bool:
+    """Whether an error is a collective failing because another process of the group died or stopped."""
+    text = str(error).lower()
+    return isinstance(error, tdist.DistError) or any(
+        s in text for s in ("connection reset by peer", "connection closed by peer", "broken pipe", "gloo",
+                            "nccl", "process group"))
+
+
 def teardown() -> None:
     if tdist.is_initialized():
         tdist.destroy_process_group()
@@ -168,6 +176,15 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def check_task(task: str, data_parallel: bool, batch_size: int | str, world: int) -> None:
+    """Refuse a task that cannot train data-parallel, and a global batch that does not split."""
+    if not data_parallel:
+        raise UserError(f"task {task!r} does not support distributed training (its training loop is an "
+                        "environment, not a dataset); run it in one process, without --nproc / torchrun")
+    if batch_size != "full":
+        check_batch(int(batch_size), world)
 
 
 def check_batch(batch_size: int, world: int) -> None:

@@ -308,7 +308,7 @@ class Trainer:
 
         def handler(signum: int, frame: Any) -> None:
             nonlocal forced
-            if self._stop_requested:
+            if self._stop_requested and not self.dist.enabled:  # torchrun repeats the signal: not a second Ctrl-C
                 forced = True
                 raise KeyboardInterrupt
             self._stop_requested = True

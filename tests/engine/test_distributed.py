@@ -151,14 +151,10 @@ def test_the_environment_describes_the_group() -> None:
     assert "reachable" in distributed.rendezvous_message("connect timed out")
 
 
-def test_rl_refuses_distributed_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nnlab.api import _data_parallel
-    from nnlab.config import from_dict
-    from nnlab.tasks import TASKS
-
-    cfg = from_dict({"task": "rl", "model": {"name": "qmlp"}})
-    with pytest.raises(UserError, match="does not support distributed training"):
-        _data_parallel(TASKS.build("rl", cfg=cfg), torch.nn.Linear(1, 1), None, Dist(0, 2), True)
+def test_rl_refuses_distributed_training() -> None:
+    with pytest.raises(UserError, match="'rl' does not support distributed training"):
+        distributed.check_task("rl", False, 8, 2)
+    distributed.check_task("classify", True, "full", 2)
 
 
 def test_an_unreachable_rendezvous_endpoint_is_named_within_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
