@@ -162,7 +162,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         train_loader, net = _data_parallel(task, model, train_loader, dist, loop)
         if not dist.main:
             return _follow(cfg, task, model, net, built, train_loader, val_loader, monitor, mode, dist, resume,
-                           runs_root)
+                           source)
 
     run = RunDir(resume) if resume else RunDir(dist.broadcast(runs.new_run_dir(runs_root, cfg.task, cfg.run_name)))
     with runs.RunLock(run.path):  # one process per run folder: a second --resume is refused
@@ -229,13 +229,15 @@ def _trainer(cfg: Config, task: Task, model: nn.Module, built: dict[str, tuple[A
 
 def _follow(cfg: Config, task: Task, model: nn.Module, net: nn.Module, built: dict[str, tuple[Any, Any]],
             train_loader: Loader, val_loader: Loader | None, monitor: str, mode: str, dist: distributed.Dist,
-            resume: str | Path | None, runs_root: str | Path) -> Run:
+            resume: str | Path | None, source: Path | None) -> Run:
     """A rank other than 0: trains its share in step with the others and writes nothing (rank 0 owns the run
     directory, checkpoints, logs and the test)."""
     path = Path(resume) if resume else Path(dist.broadcast(None))
     trainer = _trainer(cfg, task, model, built, [], monitor, mode, False, dist, net)
     if resume:
         trainer.load_state_dict(checkpoint.load(RunDir(path).last), train_loader)
+    elif source is not None:  # --extend: the same weights and optimizer state as rank 0
+        _load_for_extend(model, trainer.optimizers, source)
     trainer.fit(train_loader, val_loader)
     return Run(path, cfg, {})
 
