@@ -2,6 +2,7 @@
 a run resumes with another number of processes, and the failures a user can cause read clearly."""
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import socket
@@ -28,7 +29,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank_main(rank: int, world: int, port: int, cfg: Any, runs: str, resume: str | None, out: Any) -> None:
+def _rank_main(rank: int, world: int, port: int, cfg: Any, runs: str, resume: str | None, out: Any,
+               die_at_step: int | None = None) -> None:
+    if die_at_step is not None and rank == world - 1:  # this rank is killed mid-epoch at that optimizer step
+        from nnlab.engine.trainer import Trainer
+
+        step = Trainer._train_step
+
+        def dying(self: Trainer, batch: Any, last: bool) -> Any:
+            if self.state.step == die_at_step:
+                os._exit(9)
+            return step(self, batch, last)
+
+        Trainer._train_step = dying  # type: ignore[method-assign]
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
     try:
@@ -41,13 +54,13 @@ def _rank_main(rank: int, world: int, port: int, cfg: Any, runs: str, resume: st
 
 
 def launch(world: int, cfg: Any, runs: Path, resume: str | None = None, port: int | None = None,
-           wait: int | None = None) -> dict[int, Any]:
+           wait: int | None = None, die_at_step: int | None = None) -> dict[int, Any]:
     """``world`` training processes on this machine (forked, gloo), as torchrun would start them; ``wait``:
     collect only that many results, then stop the rest."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     port = port or free_port()
-    procs = [ctx.Process(target=_rank_main, args=(r, world, port, cfg, str(runs), resume, out)) for r in range(world)]
+    procs = [ctx.Process(target=_rank_main, args=(r, world, port, cfg, str(runs), resume, out, die_at_step)) for r in range(world)]
     for p in procs:
         p.start()
     results = {}
@@ -100,6 +113,18 @@ def test_a_two_process_run_resumes_in_one_process_exactly(tmp_path: Path) -> Non
     a, b = weights(str(straight.dir)), weights(str(resumed.dir))
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_killed_rank_stops_the_run_with_a_message_and_it_resumes_from_the_last_checkpoint(tmp_path: Path) -> None:
+    res = launch(2, TINY, tmp_path, die_at_step=5, wait=1)  # 4 steps an epoch: dies in epoch 2
+    where, message = res[0]
+    assert where == "error" and "another process of this distributed run stopped" in message, message
+    run = next(tmp_path.rglob("meta.json")).parent
+    assert "another process" in json.loads((run / "meta.json").read_text())["message"]
+    assert checkpoint.load(RunDir(run).last)["train_state"]["epoch"] == 1
+    resumed = nnlab.fit(None, resume=run, runs_root=tmp_path, progress=False)
+    assert resumed.meta["status"] == "completed" and resumed.meta["epochs_done"] == 2
 
 
 @pytest.mark.slow
