@@ -160,8 +160,8 @@ def peer_lost(error: BaseException) -> bool:
     """Whether an error is a collective failing because another process of the group died or stopped."""
     text = str(error).lower()
     return isinstance(error, tdist.DistError) or any(
-        s in text for s in ("connection reset by peer", "connection closed by peer", "broken pipe", "gloo",
-                            "nccl", "process group"))
+        s in text for s in ("connection reset by peer", "connection closed by peer", "broken pipe",
+                            "connection refused", "timed out"))
 
 
 def teardown() -> None:

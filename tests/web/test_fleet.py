@@ -83,8 +83,8 @@ def test_an_unreachable_database_is_named_with_its_password_hidden(capsys: pytes
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not PG, reason="2-5 min on 2 cores (12 processes import torch); set NNLAB_TEST_POSTGRES="
-                    "=postgresql+psycopg://user@host/db to run it on PostgreSQL and SQLite")
+@pytest.mark.skipif(not PG, reason="2-5 min on 2 cores (12 processes import torch); set NNLAB_TEST_POSTGRES to a "
+                    "postgresql+psycopg://user@host/db URL to run it on PostgreSQL and SQLite")
 @pytest.mark.parametrize("kind", URLS)
 def test_two_nnlab_worker_processes_train_six_queued_jobs_once_each(tmp_path: Path, kind: str) -> None:
     url = _url(kind, tmp_path)
