@@ -57,6 +57,11 @@ def preflight(cfg: Config, nproc: int) -> None:
         distributed.check_task(cfg.task, task.data_parallel, cfg.train.batch_size, nproc)
 
 
+def threads_per_process(nproc: int) -> int:
+    """Threads for each of ``nproc`` training processes on this machine."""
+    return distributed.threads_per_process(nproc)
+
+
 def main_process() -> bool:
     """False in the processes of a distributed run other than rank 0 (which reports for the group)."""
     return distributed.from_env().main

@@ -22,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heartbeat", type=float, default=5.0, help="seconds between lease renewals (default 5)")
     p.add_argument("--dead-after", type=float, default=DEAD_AFTER_S,
                    help=f"a lease not renewed for this many seconds marks its job failed (default {DEAD_AFTER_S:g})")
+    p.add_argument("--nproc", type=int, default=1, help="train each job data-parallel in N processes (torchrun; "
+                   "one per GPU; the job's train.batch_size is the global batch)")
     p.add_argument("--max-jobs", type=int, help="stop after this many jobs")
     p.add_argument("--until-empty", action="store_true", help="stop when the queue is empty")
     p.set_defaults(func=run)
@@ -45,11 +47,13 @@ def open_store(url: str) -> Store:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.nproc < 1:
+        raise UserError(f"--nproc must be at least 1 (got {args.nproc})")
     if args.heartbeat <= 0 or args.dead_after <= 2 * args.heartbeat:
         raise UserError("--heartbeat must be positive and --dead-after more than twice --heartbeat")
     store = open_store(args.db)
     worker = Worker(store, str(store.engine.url.render_as_string(hide_password=False)), Path(args.runs),
-                    args.heartbeat, args.dead_after)
+                    args.heartbeat, args.dead_after, args.nproc)
     print(f"nnlab worker {worker.name}: taking jobs from {store.engine.url} into {args.runs}", flush=True)
     try:
         done = worker.serve(max_jobs=args.max_jobs, until_empty=args.until_empty)

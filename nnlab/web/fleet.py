@@ -22,6 +22,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from nnlab.launch import threads_per_process
 from nnlab.web import jobs as local
 from nnlab.web.store import Store, jobs, meta, now
 
@@ -69,8 +70,9 @@ class Worker:
     """One ``nnlab worker``: claim, run with a heartbeat, repeat."""
 
     def __init__(self, store: Store, db_url: str, runs: Path, heartbeat_s: float = 5.0,
-                 dead_after_s: float = DEAD_AFTER_S) -> None:
-        self.store, self.db_url, self.runs = store, db_url, Path(runs)
+                 dead_after_s: float = DEAD_AFTER_S, nproc: int = 1) -> None:
+        """``nproc`` > 1: each job trains data-parallel in that many processes (torchrun, one per GPU)."""
+        self.store, self.db_url, self.runs, self.nproc = store, db_url, Path(runs), nproc
         self.heartbeat_s, self.dead_after_s = heartbeat_s, dead_after_s
         self.name = worker_name()
         leases.create(store.engine, checkfirst=True)
@@ -103,9 +105,9 @@ class Worker:
         log = local.log_path(self.runs, job_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "nnlab.web.worker", str(job_id), str(self.runs)],
-                                    env={**os.environ, local.DB_ENV: self.db_url}, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen([sys.executable, *self._launcher(), "-m", "nnlab.web.worker", str(job_id),
+                                     str(self.runs)], env={**os.environ, local.DB_ENV: self.db_url, **self._threads()},
+                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.store.update_job(job_id, pid=proc.pid)
         stopping = False
         while proc.poll() is None:
@@ -124,6 +126,15 @@ class Worker:
         with self.store.engine.begin() as c:
             c.execute(leases.delete().where(leases.c.job_id == job_id))
         return proc.returncode
+
+    def _launcher(self) -> list[str]:
+        return ["-m", "torch.distributed.run", f"--nproc-per-node={self.nproc}"] if self.nproc > 1 else []
+
+    def _threads(self) -> dict[str, str]:
+        """Cores shared by the job's processes (torchrun would give each one thread)."""
+        if self.nproc == 1 or "OMP_NUM_THREADS" in os.environ:
+            return {}
+        return {"OMP_NUM_THREADS": str(threads_per_process(self.nproc))}
 
     def serve(self, poll_s: float = 2.0, max_jobs: int | None = None, until_empty: bool = False) -> int:
         """Take and run jobs until ``max_jobs`` ran or, with ``until_empty``, the queue is empty; jobs run."""

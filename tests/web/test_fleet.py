@@ -103,3 +103,23 @@ def test_two_nnlab_worker_processes_train_six_queued_jobs_once_each(tmp_path: Pa
     assert len(runs) == 6 and {str(jobs[i]["run_dir"]) for i in ids} == {str(p) for p in runs}
     ran = [line for out in outputs for line in out.splitlines() if line.endswith("ended (0)")]
     assert len(ran) == 6
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG, reason="half a minute on 2 cores; opt in with NNLAB_TEST_POSTGRES (see above)")
+@pytest.mark.parametrize("kind", URLS)
+def test_a_worker_trains_a_job_in_two_processes(tmp_path: Path, kind: str) -> None:
+    url = _url(kind, tmp_path)
+    store = Store(url)
+    job = store.add_job("ddp", {**TINY, "data": {"dataset": "digits", "train_size": 256}}, None)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-m", "nnlab", "worker", "--db", url, "--runs", str(tmp_path / "runs"),
+                          "--until-empty", "--nproc", "2", "--heartbeat", "0.5", "--dead-after", "30"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    done = store.job(job)
+    assert done["status"] == "completed", done["message"]
+    log = (tmp_path / "runs" / "web" / f"job-{job}" / "worker.log").read_text()
+    assert "distributed: 2 processes (gloo), 1 threads each" in log
+    assert [m["epoch"] for m in store.metrics(job)] == [1]  # rank 0 alone reports each epoch
