@@ -20,7 +20,7 @@ from nnlab.config import Config
 from nnlab.data import ImageDataset, Preprocess
 from nnlab.data.splits import load_subset, save_subset
 from nnlab.engine import callbacks as cb
-from nnlab.engine import checkpoint, runs
+from nnlab.engine import checkpoint, distributed, runs
 from nnlab.engine.runs import RunDir, read_meta  # noqa: F401  (public: the run layout for the CLI and web)
 from nnlab.engine.trainer import (Loader, Trainer, evaluate as evaluate_loader, resolve_device, saved_optimizer_classes,
                                   saved_optimizers)
@@ -145,6 +145,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     frozen = transfer.apply(model, None if source else tr.weights, tr.freeze, tr.reset_head)
     t = cfg.train
     device = resolve_device(t.device)
+    dist = distributed.setup(device)  # one process unless torchrun started this one
     model.to(device)
     if t.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -156,8 +157,14 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     steps = optim_steps_per_epoch(cfg, len(train_loader))
     built = {name: build_optim(cfg, part, steps, mode) for name, part in task.optimizer_modules(model).items()
              } if loop else {}
+    net: nn.Module = model
+    if dist.enabled:
+        train_loader, net = _data_parallel(task, model, train_loader, dist, loop)
+        if not dist.main:
+            return _follow(cfg, task, model, net, built, train_loader, val_loader, monitor, mode, dist, resume,
+                           source)
 
-    run = RunDir(resume) if resume else RunDir(runs.new_run_dir(runs_root, cfg.task, cfg.run_name))
+    run = RunDir(resume) if resume else RunDir(dist.broadcast(runs.new_run_dir(runs_root, cfg.task, cfg.run_name)))
     with runs.RunLock(run.path):  # one process per run folder: a second --resume is refused
         if not resume:
             cfgmod.save(cfg, run.config)
@@ -185,11 +192,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
             callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
         if t.tensorboard:
             callbacks.append(_tensorboard(run))
-        trainer = Trainer(model, task, {k: o for k, (o, _) in built.items()},
-                          schedulers={k: s for k, (_, s) in built.items()}, epochs=t.epochs, device=device,
-                          accumulate=t.accumulate, precision=t.precision, channels_last=t.channels_last,
-                          callbacks=callbacks, monitor=monitor, mode=mode, progress=progress,
-                          clip_norm=t.clip_norm, clip_value=t.clip_value)
+        trainer = _trainer(cfg, task, model, built, callbacks, monitor, mode, progress, dist, net)
         if resume:
             trainer.load_state_dict(checkpoint.load(run.last), train_loader)
         elif source is not None:
@@ -199,6 +202,44 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
         meta = runs.update_meta(run.path, status="stopped_early" if trainer.state.stop_reason else "completed",
                                 message=trainer.state.stop_reason, test=test)
         return Run(run.path, cfg, meta)
+
+
+def _data_parallel(task: Task, model: nn.Module, loader: Loader, dist: distributed.Dist,
+                   loop: bool) -> tuple[Loader, nn.Module]:
+    """The rank's share of each global batch and the module it trains through (DDP, or the model itself when
+    its gradients are averaged after backward); refuses what cannot be trained data-parallel."""
+    cfg = task.cfg
+    distributed.check_task(cfg.task, task.data_parallel, cfg.train.batch_size, dist.world)
+    if not loop:
+        raise UserError(f"model {cfg.model.name!r} learns without a training loop; run it in one process")
+    net = distributed.wrap(model, dist, task.trains_through_forward and not task.manual_optimization,
+                           cfg.train.sync_bn)
+    return distributed.ShardedLoader(loader, dist), net
+
+
+def _trainer(cfg: Config, task: Task, model: nn.Module, built: dict[str, tuple[Any, Any]], callbacks: list[cb.Callback],
+             monitor: str, mode: str, progress: bool, dist: distributed.Dist, net: nn.Module) -> Trainer:
+    t = cfg.train
+    return Trainer(model, task, {k: o for k, (o, _) in built.items()},
+                   schedulers={k: s for k, (_, s) in built.items()}, epochs=t.epochs, device=resolve_device(t.device),
+                   accumulate=t.accumulate, precision=t.precision, channels_last=t.channels_last,
+                   callbacks=callbacks, monitor=monitor, mode=mode, progress=progress and dist.main,
+                   clip_norm=t.clip_norm, clip_value=t.clip_value, dist=dist, net=net)
+
+
+def _follow(cfg: Config, task: Task, model: nn.Module, net: nn.Module, built: dict[str, tuple[Any, Any]],
+            train_loader: Loader, val_loader: Loader | None, monitor: str, mode: str, dist: distributed.Dist,
+            resume: str | Path | None, source: Path | None) -> Run:
+    """A rank other than 0: trains its share in step with the others and writes nothing (rank 0 owns the run
+    directory, checkpoints, logs and the test)."""
+    path = Path(resume) if resume else Path(dist.broadcast(None))
+    trainer = _trainer(cfg, task, model, built, [], monitor, mode, False, dist, net)
+    if resume:
+        trainer.load_state_dict(checkpoint.load(RunDir(path).last), train_loader)
+    elif source is not None:  # --extend: the same weights and optimizer state as rank 0
+        _load_for_extend(model, trainer.optimizers, source)
+    trainer.fit(train_loader, val_loader)
+    return Run(path, cfg, {})
 
 
 def _resolve_config(config: Config | str | Path | dict | None, overrides: Sequence[str],
@@ -285,6 +326,10 @@ def _train(trainer: Trainer, train_loader: Loader, val_loader: Loader | None, ru
         runs.update_meta(run.path, status="failed", message=msg)
         raise TrainingStopped(f"{msg}\nRun directory: {run.path}") from None
     except Exception as e:  # a bug, not a user error: keep the traceback, but never leave the run "running"
+        if trainer.dist.enabled and distributed.peer_lost(e):
+            msg = f"another process of this distributed run stopped ({str(e).splitlines()[0][:160]})"
+            runs.update_meta(run.path, status="failed", message=msg)
+            raise TrainingStopped(f"{msg}. {runs.checkpoint_note(run.path)}\nRun directory: {run.path}") from None
         runs.update_meta(run.path, status="failed", message=f"{type(e).__name__}: {e}")
         raise
     finally:

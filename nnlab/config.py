@@ -117,6 +117,7 @@ class TrainConfig:
     compile: bool = False
     num_workers: int = 0
     tensorboard: bool = False
+    sync_bn: bool = False  # distributed runs on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm)
     clip_norm: float | None = None  # clip the gradients' total L2 norm to this before each step
     clip_value: float | None = None  # clip every gradient element to [-v, v] before each step
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 
 import nnlab
+from nnlab.config import load as load_config
 from nnlab.errors import UserError
+from nnlab.launch import finish, launch, main_process
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +18,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="epochs (with --extend: epochs of the new run)")
     p.add_argument("--runs", default="runs", help="runs root folder (default: runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=int, help="data-parallel training in N processes (torchrun; gloo on CPU, NCCL "
+                   "on GPUs); train.batch_size stays the global batch")
+    p.add_argument("--port", type=int, help="with --nproc: the rendezvous port (default: a free one)")
     p.set_defaults(func=run, accepts_overrides=True)
+
+
+def _forwarded(args: argparse.Namespace, overrides: list[str]) -> list[str]:
+    """This command's arguments for each of the processes (without --nproc / --port)."""
+    out = [args.config] if args.config else []
+    for flag, value in (("--resume", args.resume), ("--extend", args.extend), ("--runs", args.runs)):
+        out += [flag, value] if value else []
+    return out + (["--quiet"] if args.quiet else []) + overrides
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,9 +43,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unrecognized arguments: {' '.join(bad)} (overrides look like --section.key=value)")
     if args.epochs is not None:
         overrides.append(f"--train.epochs={args.epochs}")
-    result = nnlab.fit(args.config, overrides, resume=args.resume, extend=args.extend, runs_root=args.runs,
-                       progress=not args.quiet)
+    if args.nproc is not None:
+        cfg = load_config(args.config, overrides) if args.config else None
+        return launch(_forwarded(args, overrides), args.nproc, args.port, args.runs, args.resume or args.extend, cfg)
+    try:
+        result = nnlab.fit(args.config, overrides, resume=args.resume, extend=args.extend, runs_root=args.runs,
+                           progress=not args.quiet)
+    finally:
+        finish()
     meta = result.meta
+    if not main_process():  # another process of a distributed run: rank 0 reports
+        return 0
     if args.quiet and meta.get("transfer"):
         tr = meta["transfer"]
         print(f"frozen: {', '.join(tr['frozen']) or 'nothing'}; trainable parameters: {tr['trainable']:,} of "

@@ -1,7 +1,7 @@
 """Batches of any structure: move them to the device, count their samples, average their logs."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -58,6 +58,15 @@ class LogSums:
             if k not in self.sums:
                 self.sums[k] = torch.zeros((), dtype=torch.float64, device=self.device)
             self.sums[k].add_(v.detach(), alpha=n)  # one in-place op per log (float64 sum, no host sync)
+
+    def reduce(self, total: Callable[[list[float]], list[float]]) -> None:
+        """Replace the sums by their totals over the processes of a distributed run (``total``: element-wise
+        sums across ranks; every rank logs the same keys)."""
+        keys = sorted(self.sums)
+        out = total([self.count, self.loss, *(float(self.sums[k]) for k in keys)])
+        self.count, self.loss = out[0], out[1]
+        for k, v in zip(keys, out[2:]):
+            self.sums[k].fill_(v)
 
     def state(self) -> dict[str, float]:
         """Plain floats, saved in a checkpoint to finish an interrupted epoch exactly."""

@@ -20,6 +20,7 @@ from torch import nn
 from nnlab.engine import rng
 from nnlab.engine.batch import LogSums, batch_len, to_device
 from nnlab.engine.callbacks import Callback
+from nnlab.engine.distributed import SINGLE, Dist, average_gradients
 from nnlab.engine.progress import Progress
 from nnlab.errors import TrainingStopped
 
@@ -97,11 +98,14 @@ class Trainer:
                  epochs: int, device: torch.device, accumulate: int = 1, precision: str = "fp32",
                  channels_last: bool = False, schedulers: Mapping[str, Any] | None = None,
                  callbacks: Iterable[Callback] = (), monitor: str = "val_loss", mode: str = "min",
-                 progress: bool = True, clip_norm: float | None = None, clip_value: float | None = None) -> None:
+                 progress: bool = True, clip_norm: float | None = None, clip_value: float | None = None,
+                 dist: Dist = SINGLE, net: nn.Module | None = None) -> None:
         """``optimizers``: one optimizer, or several by name for a task that steps them itself;
         ``schedulers``: learning-rate schedulers by the name of their optimizer (``per_step`` attribute:
-        stepped after every optimizer step instead of every epoch)."""
+        stepped after every optimizer step instead of every epoch). ``dist``: this process's place in a
+        distributed run; ``net``: the module the task trains through (DDP over ``model``), default ``model``."""
         self.model, self.task = model, task
+        self.dist, self.net = dist, model if net is None else net
         self.optimizers = dict(optimizers) if isinstance(optimizers, Mapping) else {"main": optimizers}
         self.schedulers = {k: v for k, v in (schedulers or {}).items() if v is not None}
         self.epochs, self.device, self.accumulate = epochs, device, accumulate
@@ -126,8 +130,8 @@ class Trainer:
                 t0 = time.perf_counter()
                 metrics = self.train_one_epoch(train_loader, bar)
                 if val_loader is not None:
-                    val = evaluate(self.model, val_loader, self.task.evaluator(), self.device,
-                                   self.precision, self.channels_last)
+                    val = self.dist.on_main(lambda: evaluate(self.model, val_loader, self.task.evaluator(),
+                                                             self.device, self.precision, self.channels_last))
                     metrics.update({f"val_{k}": v for k, v in val.items()})
                 metrics.update(self._learning_rates())
                 metrics["time"] = time.perf_counter() - t0
@@ -137,7 +141,7 @@ class Trainer:
         return self.state
 
     def train_one_epoch(self, loader: Loader, bar: Progress | None = None) -> dict[str, float]:
-        self.model.train()
+        self.net.train()
         sums = LogSums(self.state.partial, self.device)  # summed on device: no host sync per log
         for i, batch in enumerate(loader, start=self.state.batch):
             batch = to_device(batch, self.device, self.channels_last)
@@ -151,10 +155,12 @@ class Trainer:
             self._call("on_batch_end", value)
             if bar is not None:
                 bar.update(value)
-            if self._stop_requested:
+            if self.dist.any(self._stop_requested):  # every rank stops after the same batch
+                self._reduce(sums)
                 self.state.partial = sums.state()
                 raise KeyboardInterrupt
         self.state.batch, self.state.partial = 0, {}
+        self._reduce(sums)
         extra = getattr(loader, "epoch_logs", None)  # a loop's own epoch figures (RL: episode returns)
         return {**sums.means(), **extra()} if extra is not None else sums.means()
 
@@ -162,14 +168,15 @@ class Trainer:
         """One batch: the task's step, then backward and (every ``accumulate`` batches) the optimizer step."""
         if self.task.manual_optimization:
             with _autocast(self.device, self.precision):
-                loss, logs = self.task.manual_step(self.model, batch, self._step_one)
+                loss, logs = self.task.manual_step(self.net, batch, self._step_one)
             self.state.step += 1
             return loss, logs
         with _autocast(self.device, self.precision):
-            loss, logs = self.task.training_step(self.model, batch)
+            loss, logs = self.task.training_step(self.net, batch)
         (loss / self.accumulate).backward()
         if last:
             for opt in self.optimizers.values():
+                self._average(opt)
                 self._clip(opt)
                 opt.step(self._closure(opt, batch))
                 opt.zero_grad(set_to_none=True)
@@ -182,6 +189,7 @@ class Trainer:
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        self._average(opt)
         self._clip(opt)
         opt.step()
         sched = self.schedulers.get(name)
@@ -196,12 +204,22 @@ class Trainer:
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             with _autocast(self.device, self.precision):
-                loss, _ = self.task.training_step(self.model, batch)
+                loss, _ = self.task.training_step(self.net, batch)
             loss.backward()
+            self._average(opt)
             self._clip(opt)
             return loss.detach()
 
         return closure
+
+    def _average(self, opt: torch.optim.Optimizer) -> None:
+        """Gradients averaged over the ranks, where DDP does not do it during backward."""
+        if self.dist.enabled and self.net is self.model:
+            average_gradients((p for g in opt.param_groups for p in g["params"]), self.dist)
+
+    def _reduce(self, sums: LogSums) -> None:
+        if self.dist.enabled:
+            sums.reduce(self.dist.sum)
 
     def _clip(self, opt: torch.optim.Optimizer) -> None:
         if self.clip_norm is None and self.clip_value is None:
@@ -238,6 +256,7 @@ class Trainer:
             if st.best is None or sign * (value - st.best) > 0:
                 st.best, st.best_epoch = value, st.epoch
         self._call("on_epoch_end", metrics)
+        st.stop_reason = self.dist.broadcast(st.stop_reason)  # rank 0's callbacks decide for all
 
     # ----------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -264,6 +283,8 @@ class Trainer:
                 sched.load_state_dict(saved_schedulers[name])
         self.state = TrainState(**ckpt["train_state"])
         self.state.stop_reason = None
+        if not self.dist.main:  # the saved partial sums are the group's totals: counted once, on rank 0
+            self.state.partial = {}
         for cb, st in zip(self.callbacks, ckpt.get("callbacks", [])):
             cb.load_state_dict(st)
         if loader is not None and ckpt.get("loader") is not None:
@@ -287,7 +308,7 @@ class Trainer:
 
         def handler(signum: int, frame: Any) -> None:
             nonlocal forced
-            if self._stop_requested:
+            if self._stop_requested and not self.dist.enabled:  # torchrun repeats the signal: not a second Ctrl-C
                 forced = True
                 raise KeyboardInterrupt
             self._stop_requested = True

@@ -59,6 +59,8 @@ class Task(ABC):
     manual_optimization: ClassVar[bool] = False  # True: ``manual_step`` steps its own optimizers
     exportable: ClassVar[bool] = False  # ONNX / TorchScript export and ``nnlab deploy``
     takes_files: ClassVar[bool] = True  # ``predict`` reads input files (False: e.g. rl acts in its environment)
+    data_parallel: ClassVar[bool] = True  # trains on torch.distributed (False: e.g. rl's loop is an environment)
+    trains_through_forward: ClassVar[bool] = True  # the loss calls model(...) only, so DDP can wrap it
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg

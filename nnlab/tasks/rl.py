@@ -78,6 +78,7 @@ class RL(Task):
     models = RL_MODELS
     data_args = ("obs_size", "num_actions", "obs_shape")
     monitor, mode = "val_return", "max"
+    data_parallel = False  # one environment loop; see nnlab/engine/distributed.py
     takes_files = False
 
     def __init__(self, cfg: Config) -> None:

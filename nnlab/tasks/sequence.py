@@ -127,6 +127,7 @@ class SequenceTask(Task):
     models = SEQUENCE_MODELS
     data_args = ("num_classes", "vocab_size", "in_features")
     monitor, mode = "val_loss", "min"
+    trains_through_forward = False  # seq2seq calls the encoder and decoder: gradients averaged after backward
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

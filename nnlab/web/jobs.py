@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from nnlab.web import fleet
 from nnlab.web.store import Store, now
 
 LOG_TAIL = 20
@@ -63,8 +64,9 @@ class Scheduler:
 
     def recover(self) -> None:
         """At start-up: jobs left running by a server that died are marked failed (and resumable)."""
+        remote = fleet.leased_jobs(self.store)  # run by `nnlab worker` elsewhere: their leases tell
         for job in self.store.jobs("running", "aborting"):
-            if job["id"] not in self.procs and not pid_alive(job["pid"]):
+            if job["id"] not in self.procs and job["id"] not in remote and not pid_alive(job["pid"]):
                 self._mark_dead(job["id"], "the server stopped while this job ran")
 
     def start(self) -> None:
@@ -91,8 +93,10 @@ class Scheduler:
                 job = self.store.job(job_id)
                 if job and job["status"] in ("running", "aborting"):
                     self._mark_dead(job_id, f"the worker exited with code {proc.returncode}")
+        fleet.reclaim_dead(self.store, fleet.DEAD_AFTER_S)
+        remote = fleet.leased_jobs(self.store)
         for job in self.store.jobs("running", "aborting"):
-            if job["id"] not in self.procs and not pid_alive(job["pid"]):
+            if job["id"] not in self.procs and job["id"] not in remote and not pid_alive(job["pid"]):
                 self._mark_dead(job["id"], "the worker process died")
         free = self.concurrency - len(self.procs)
         for job in self.store.jobs("queued")[:max(free, 0)]:
@@ -127,6 +131,6 @@ class Scheduler:
         if job["status"] == "queued":
             self.store.update_job(job_id, status="aborted", finished=now(), message="aborted before it started")
             return
-        self.store.update_job(job_id, status="aborting")
-        if pid_alive(job["pid"]):
+        self.store.update_job(job_id, status="aborting")  # a remote worker sees it at its next heartbeat
+        if job_id not in fleet.leased_jobs(self.store) and pid_alive(job["pid"]):
             os.kill(job["pid"], signal.SIGINT)

@@ -15,6 +15,7 @@ import nnlab
 from nnlab.api import RunDir
 from nnlab.errors import TrainingStopped, UserError
 from nnlab.inference import list_runs
+from nnlab.launch import finish, main_process
 from nnlab.web.jobs import DB_ENV, job_root
 from nnlab.web.store import Store, now
 
@@ -44,6 +45,8 @@ def main(job_id: int, db_url: str, runs: Path) -> int:
     resume = job["run_dir"] if job["resume"] and job["run_dir"] else None
     if resume and not RunDir(resume).last.is_file():
         resume = None  # died before its first checkpoint: start over
+    if not main_process():  # another process of a distributed job (`nnlab worker --nproc`): rank 0 reports
+        return follow(job["config"], resume, root)
     print(f"[{now()}] job {job_id}: {'resuming ' + resume if resume else 'starting'}", flush=True)
     try:
         if resume:
@@ -70,6 +73,17 @@ def main(job_id: int, db_url: str, runs: Path) -> int:
     store.update_job(job_id, status=status, message=run.meta.get("message"), finished=now(), pid=None,
                      run_dir=str(run.dir))
     print(f"[{now()}] job {job_id}: {status}; test {run.test}", flush=True)
+    return 0
+
+
+def follow(config: dict, resume: str | None, root: Path) -> int:
+    """Train in step with rank 0 of a distributed job, touching neither the store nor the log."""
+    try:
+        nnlab.fit(None if resume else config, resume=resume, runs_root=root, progress=False)
+    except (UserError, KeyboardInterrupt):
+        return 1
+    finally:
+        finish()
     return 0
 
 

@@ -40,6 +40,7 @@ class Generate(Task):
     models = GENERATIVE
     data_args = ("in_chans", "input_size")
     monitor, mode = "val_loss", "min"
+    trains_through_forward = False  # ELBO terms, a GAN's two halves: gradients averaged after backward
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
