@@ -2,19 +2,21 @@
 
 Data: a DIGITS segmentation folder (``data.dataset: masks``), Penn-Fudan read in place as person / background
 (``pennfudan``) or generated scenes (``shapes``), resized to ``data.image_size`` (masks by nearest neighbour)
-and split at random with the run's seed. Batches are (normalized images (B, C, H, W), int64 masks (B, H, W))
+and split at random with the run's seed. The ``augment`` section works as in detection (``BoxAugment``: the
+masks move with the pixels, nearest neighbour; pixels a warp uncovers become 255 = ignore). Batches are (normalized images (B, C, H, W), int64 masks (B, H, W))
 with 255 = ignore. Metrics: pixel accuracy, mean IoU, Dice and boundary IoU; ``val_miou`` picks ``best.pt``.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from nnlab.config import Config
-from nnlab.data import Preprocess, TensorLoader
+from nnlab.data import Preprocess, TensorLoader, augment
+from nnlab.data.boxes import augment as box_augment
 from nnlab.data.masks import MaskDataset, overlay_grid, read_mask_folder
 from nnlab.data.pennfudan import read_pennfudan
 from nnlab.data.shapes import make_shapes
@@ -59,16 +61,6 @@ def load_segmentation_data(cfg: Config, train_indices: Indices = None, val_indic
     pre = Preprocess.fit(splits["train"].images, "squash", d.normalize)
     return TaskData(splits, {"classes": full.classes, "palette": [list(c) for c in full.palette],
                              "preprocess": pre.to_dict()})
-
-
-def paired_hflip(p: float) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """A batch transform flipping each image (B, C, H, W) and its mask (B, H, W) left-right together with
-    probability ``p`` (the global RNG, which checkpoints save: resumed runs flip the same samples)."""
-    def transform(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        flip = torch.rand(len(x)) < p  # (B,)
-        return (torch.where(flip[:, None, None, None], x.flip(-1), x),
-                torch.where(flip[:, None, None], y.flip(-1), y))
-    return transform
 
 
 def to_uint8(x: torch.Tensor, pre: Preprocess) -> torch.Tensor:
@@ -129,14 +121,17 @@ class Segment(Task):
         super().__init__(cfg)
         self.loss_fn: nn.Module | None = None
         self.info: dict[str, Any] = {}
+        self.train_transform: box_augment.BoxAugment | None = None
 
     def validate(self) -> None:
         if self.cfg.data.dataset not in SOURCES:
             raise ConfigError(f"task segment reads data.dataset {' | '.join(SOURCES)}, got {self.cfg.data.dataset!r}")
-        used = [k for k, v in vars(self.cfg.augment).items() if v is not None]
-        if used:
-            raise ConfigError(f"task segment does not take the augment section (augment.{used[0]}: it would move "
-                              "the image without its mask); use segment.hflip")
+        augment.check(self.cfg.augment, self.cfg.data)
+        a = augment.resolve(self.cfg.augment)
+        warps = a.rotate or a.scale or a.translate or a.resized_crop or a.pad_crop
+        if warps and self.cfg.segment.ignore_index != box_augment.IGNORE:
+            raise ConfigError(f"augment warps fill uncovered mask pixels with {box_augment.IGNORE}; set "
+                              f"segment.ignore_index: {box_augment.IGNORE} (got {self.cfg.segment.ignore_index})")
         if self.cfg.train.loss != "auto":
             raise ConfigError("task segment takes its loss from segment.loss (e.g. cross_entropy+dice), not train.loss")
         build_segmentation_loss(self.cfg.segment.loss)  # unknown loss names fail before any data is read
@@ -160,14 +155,15 @@ class Segment(Task):
                                                gamma=s.focal_gamma, smooth=s.dice_smooth)
         self.loss_fn.to(next(model.parameters()).device)
         self.info = info
+        self.train_transform = box_augment.build(self.cfg.augment, Preprocess(**info["preprocess"]), self.cfg.data)
 
     def loader(self, data: TaskData, split: str, train: bool = False) -> TensorLoader:
         ds, pre, t = data.split(split), Preprocess(**data.info["preprocess"]), self.cfg.train
         if not train:
             return TensorLoader(ds, pre, t.eval_batch_size, targets=ds.masks)
-        flip = paired_hflip(self.cfg.segment.hflip) if self.cfg.segment.hflip > 0 else None
         return TensorLoader(ds, pre, None if t.batch_size == "full" else t.batch_size, shuffle=True,
-                            seed=self.cfg.seed, num_workers=t.num_workers, transform=flip, targets=ds.masks)
+                            seed=self.cfg.seed, num_workers=t.num_workers, transform=self.train_transform,
+                            targets=ds.masks)
 
     def training_step(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
         x, y = batch
