@@ -1,7 +1,7 @@
 """Semantic segmentation: a class for every pixel (FCN, SegNet, U-Net from ``SEGMENTERS``).
 
 Data: a DIGITS segmentation folder (``data.dataset: masks``), Penn-Fudan read in place as person / background
-(``pennfudan``) or generated scenes (``shapes``), resized to ``data.image_size`` (masks by nearest neighbour)
+(``pennfudan``), generated shapes (``shapes``) or the detect task's digit scenes (``scenes``), resized to ``data.image_size`` (masks by nearest neighbour)
 and split at random with the run's seed. The ``augment`` section works as in detection (``BoxAugment``: the
 masks move with the pixels, nearest neighbour; pixels a warp uncovers become 255 = ignore). Batches are (normalized images (B, C, H, W), int64 masks (B, H, W))
 with 255 = ignore. Metrics: pixel accuracy, mean IoU, Dice and boundary IoU; ``val_miou`` picks ``best.pt``.
@@ -17,43 +17,53 @@ from torch import nn
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader, augment
 from nnlab.data.boxes import augment as box_augment
-from nnlab.data.masks import MaskDataset, overlay_grid, read_mask_folder
+from nnlab.data.boxes.sources import load_box_splits
+from nnlab.data.masks import MaskDataset, overlay_grid, read_mask_folder, semantic_from_instances, voc_palette
 from nnlab.data.pennfudan import read_pennfudan
 from nnlab.data.shapes import make_shapes
-from nnlab.data.splits import fraction_splits
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError
 from nnlab.metrics.segmentation import SegmentationMetrics
 from nnlab.models import transfer
 from nnlab.models.segmentation import SEGMENTERS, build_segmentation_loss
 from nnlab.tasks.base import TASKS, Indices, Task, TaskData
+from nnlab.tasks.detect import split_boxes
 
-SOURCES = ("masks", "pennfudan", "shapes")
+SOURCES = ("masks", "pennfudan", "shapes", "scenes")
 DEFAULT_SIZE = (128, 128)  # (H, W) when data.image_size is not set
 SCALAR_METRICS = ("pixel_accuracy", "miou", "dice", "boundary_iou")
 
 
-def read_masks(cfg: Config) -> MaskDataset:
-    """The configured mask dataset at ``data.image_size`` (H, W)."""
+def read_mask_splits(cfg: Config) -> dict[str, MaskDataset]:
+    """The configured mask dataset at ``data.image_size`` (H, W): ``{"train": ...}``, plus ``"test"`` for the
+    digit scenes, generated as the detect task does (``detect.scenes``; the test scenes from another seed)."""
     d = cfg.data
     size = tuple(d.image_size or DEFAULT_SIZE)
     if d.dataset == "shapes":
-        return make_shapes(cfg.segment.shapes, size, d.channels or 3, cfg.seed)
+        return {"train": make_shapes(cfg.segment.shapes, size, d.channels or 3, cfg.seed)}
+    if d.dataset == "scenes":
+        s = cfg.detect.scenes
+        splits = load_box_splits("scenes", path=d.path, image_size=size, seed=cfg.seed, n=s.n, n_test=s.n_test,
+                                 digits=s.digits, scale=s.scale, clutter=s.clutter)
+        classes = ["background", *splits["train"].classes]
+        return {k: MaskDataset(v.images, semantic_from_instances(v.targets, size), classes, v.files,
+                               voc_palette(len(classes)), v.targets) for k, v in splits.items()}
     if d.path is None:
         raise ConfigError(f"data.dataset: {d.dataset} needs data.path (the dataset's folder)")
     if d.dataset == "pennfudan":
-        return read_pennfudan(d.path, size)
-    return read_mask_folder(d.path, size, channels=d.channels or 3)
+        return {"train": read_pennfudan(d.path, size)}
+    return {"train": read_mask_folder(d.path, size, channels=d.channels or 3)}
 
 
 def load_segmentation_data(cfg: Config, train_indices: Indices = None, val_indices: Indices = None) -> TaskData:
-    """Random seeded splits (``data.val_fraction`` / ``test_fraction`` / ``train_size``) of the mask dataset,
-    the preprocessing fitted on the training images, the class names and colours."""
+    """Random seeded splits (``data.val_fraction`` / ``test_fraction`` / ``train_size``) of the mask dataset
+    (a source's own test split is kept), the preprocessing fitted on the training images, the class names and
+    colours."""
     d = cfg.data
-    full = read_masks(cfg)
+    given = read_mask_splits(cfg)
     seed = cfg.seed if d.split_seed is None else d.split_seed
-    splits = fraction_splits(full, d.val_fraction, d.test_fraction, d.train_size, seed)
-    train = splits["train"]
+    splits = split_boxes(given, d.val_fraction, d.test_fraction, d.train_size, seed)
+    train, full = splits["train"], given["train"]
     if val_indices is not None:
         splits["val"] = train.subset(val_indices)
     if train_indices is not None:
