@@ -237,3 +237,19 @@ def test_pennfudan_is_person_and_background():
     data = Segment(from_dict(cfg)).load_data(progress=False)
     assert data.info["classes"] == ["background", "person"]
     assert sum(len(data[k]) for k in ("train", "val", "test")) == 170
+
+
+def test_digit_scenes_as_semantic_masks(monkeypatch, tmp_path):
+    monkeypatch.setenv("NNLAB_MNIST", str(tmp_path / "no-mnist"))  # sklearn's digits: fast and always there
+    task = Segment(from_dict({**CFG, "data": {"dataset": "scenes", "image_size": [32, 32]},
+                              "detect": {"scenes": {"n": 10, "n_test": 3, "digits": [2, 2], "scale": [1.0, 1.0]}}}))
+    task.validate()
+    data = task.load_data(progress=False)
+    assert [len(data.split(s)) for s in ("train", "val", "test")] == [9, 1, 3]  # the test scenes are the source's
+    assert data.info["classes"] == ["background", *map(str, range(10))]
+    test = data.split("test")
+    for sem, t in zip(test.masks, test.targets):  # each digit's pixels carry its class + 1, the rest 0
+        painted = torch.zeros_like(sem)
+        for m, label in zip(t["masks"].bool(), t["labels"].tolist()):
+            painted[m] = label + 1
+        assert torch.equal(sem, painted) and 1 <= len(t["labels"]) <= 2  # a hidden digit is dropped
