@@ -141,10 +141,11 @@ def _check_unseen(images: torch.Tensor, semantic_train: torch.Tensor, split: str
 
 
 def colorize(panoptic: torch.Tensor, palette: Sequence[Sequence[int]]) -> torch.Tensor:
-    """(H, W, 2) panoptic map -> uint8 (3, H, W): stuff in its class colour, each instance its own colour,
-    void black."""
+    """(H, W, 2) panoptic map -> uint8 (3, H, W): stuff in its class colour (dark grey for a black one), each
+    instance its own colour, void black."""
     cat, inst = panoptic[..., 0], panoptic[..., 1]
-    table = torch.tensor([list(c) for c in palette] + [[0, 0, 0]] * max(0, 256 - len(palette)), dtype=torch.uint8)
+    colours = [list(c) if any(c) else [64, 64, 64] for c in palette]
+    table = torch.tensor(colours + [[0, 0, 0]] * max(0, 256 - len(palette)), dtype=torch.uint8)
     out = table[cat.clamp(max=255)].clone()  # (H, W, 3)
     out[cat == VOID] = 0
     g = torch.Generator().manual_seed(0)

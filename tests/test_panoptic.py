@@ -57,6 +57,7 @@ def test_colorize_gives_each_instance_its_own_colour_and_void_black():
     pan[0, :, 0], pan[1, 0] = 1, torch.tensor([255, 0])
     pan[0, 0, 1], pan[0, 1:, 1] = 1, 2
     out = colorize(pan, [(10, 20, 30), (200, 0, 0)])
+    assert colorize(pan, [(0, 0, 0), (1, 2, 3)])[:, 1, 1].tolist() == [64, 64, 64]  # black stuff: not void's black
     assert out.shape == (3, 2, 3) and out.dtype == torch.uint8
     assert out[:, 1, 0].tolist() == [0, 0, 0] and out[:, 1, 1].tolist() == [10, 20, 30]  # void, stuff
     assert not torch.equal(out[:, 0, 0], out[:, 0, 1]) and torch.equal(out[:, 0, 1], out[:, 0, 2])
