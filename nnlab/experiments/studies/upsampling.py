@@ -115,8 +115,10 @@ def study(ctx: StudyContext) -> StudyReport:
          "remembered max-pooling indices; U-Net 3 levels, width 8",
          "boundary IoU: IoU of a band of 2% of the diagonal around the edges (Cheng et al. 2021); images/s: "
          "inference at batch 32, fp32, one thread on a shared machine (relative only)",
-         f"checkerboard: spread of the high-passed test probabilities over the p x p pixel phases (p in {PERIODS}), "
-         "relative to their spread; ~0 smooth, 1 a pure checkerboard"],
+         f"checkerboard: stride-aligned pattern in the high-passed test probabilities over the p x p pixel phases "
+         f"(p in {PERIODS}): the larger of the phase means' spread (sign-consistent checkerboards) and the phase "
+         "energies' spread (blocks, as nearest unpooling makes), relative; ~0 smooth, ~1 a pure checkerboard",
+         "one seed (the quick default) never gives more than 'inconclusive': --repeats 3 or --full for a verdict"],
         [Table("Test mIoU, boundary IoU, size, speed and checkerboard score",
                ["model", "mIoU %", "boundary IoU %", "params", "images/s", "checkerboard"], rows)],
         verdict(results), [_figure(results, data.images[0], data.masks[0], ctx.out / "upsampling.png")])
