@@ -60,14 +60,11 @@ class Detector(nn.Module):
         return [self.select(c, size) for c in candidates]
 
     def select(self, c: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """Score threshold -> clip -> per-class NMS -> the ``max_detections`` best (other per-detection outputs,
-        such as Mask R-CNN's ``masks``, are selected alike)."""
+        """Score threshold -> clip -> per-class NMS -> the ``max_detections`` best."""
         keep = c["scores"] > self.score_thresh
         boxes, scores, labels = clip_boxes_to_image(c["boxes"][keep], size), c["scores"][keep], c["labels"][keep]
-        extra = {k: v[keep] for k, v in c.items() if k not in ("boxes", "scores", "labels")}
         keep = batched_nms(boxes.float(), scores.float(), labels, self.nms_thresh)[: self.max_detections]
-        return {"boxes": boxes[keep].float(), "scores": scores[keep].float(), "labels": labels[keep].long(),
-                **{k: v[keep] for k, v in extra.items()}}
+        return {"boxes": boxes[keep].float(), "scores": scores[keep].float(), "labels": labels[keep].long()}
 
     def check_images(self, images: torch.Tensor) -> None:
         if images.ndim != 4 or images.shape[1] != self.in_chans:

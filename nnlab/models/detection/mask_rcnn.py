@@ -4,8 +4,9 @@ plus a mask branch, so instance segmentation is detection plus segmentation (eac
 The branch is torchvision's: ``MultiScaleRoIAlign`` 14x14 -> ``MaskRCNNHeads`` (four 3x3 convolutions) ->
 ``MaskRCNNPredictor`` (a 2x transposed convolution, one 28x28 mask logit map per class); trained with the
 per-pixel binary cross-entropy of the ground-truth class on the positive RoIs (``maskrcnn_loss``). In eval the
-RoI heads select the final boxes first (score threshold, per-class NMS, ``max_detections``; the Detector's
-selection then keeps them unchanged), the mask branch runs on those boxes only, and each 28x28 mask is pasted
+RoI heads select the final boxes first (torchvision's ``postprocess_detections``: score threshold, clip,
+per-class NMS, ``max_detections``, with the detector's own settings; ``MaskDetector`` does not select again), the
+mask branch runs on those boxes only, and each 28x28 mask is pasted
 into the image (``paste_masks_in_image``): ``masks`` (m, H, W) probabilities, above 0.5 is in.
 Targets need ``masks`` uint8 (n, H, W) (Penn-Fudan and the digit scenes have them).
 """
@@ -43,6 +44,13 @@ class MaskHead(TwoStageHead):
         return out
 
 
+class MaskDetector(Detector):
+    """A Detector whose RoI heads already selected the detections (masks computed for exactly those)."""
+
+    def select(self, c: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        return {**c, "boxes": c["boxes"].float(), "scores": c["scores"].float(), "labels": c["labels"].long()}
+
+
 @DETECTORS.register("mask_rcnn")
 def mask_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = (128, 128),
               backbone: str = "tiny", neck: str = "fpn", levels: int = 3, width: int = 16, neck_width: int = 64,
@@ -60,4 +68,5 @@ def mask_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = 
     heads = roi_heads(MultiScaleRoIAlign(bb.names, output_size=7, sampling_ratio=2), channels * 49, classes,
                       fc_width, score_thresh, nms_thresh, max_detections, **mask_parts)
     return finish(bb, nk, MaskHead(rpn, heads), classes=classes, in_chans=in_chans, input_size=input_size,
-                  score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)
+                  score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections,
+                  detector=MaskDetector)
