@@ -1,10 +1,11 @@
 """Semantic segmentation: a class for every pixel (FCN, SegNet, U-Net from ``SEGMENTERS``).
 
 Data: a DIGITS segmentation folder (``data.dataset: masks``), Penn-Fudan read in place as person / background
-(``pennfudan``), generated shapes (``shapes``) or the detect task's digit scenes (``scenes``), resized to ``data.image_size`` (masks by nearest neighbour)
-and split at random with the run's seed. The ``augment`` section works as in detection (``BoxAugment``: the
-masks move with the pixels, nearest neighbour; pixels a warp uncovers become 255 = ignore). Batches are (normalized images (B, C, H, W), int64 masks (B, H, W))
-with 255 = ignore. Metrics: pixel accuracy, mean IoU, Dice and boundary IoU; ``val_miou`` picks ``best.pt``.
+(``pennfudan``), generated shapes (``shapes``) or the detect task's digit scenes (``scenes``), resized to
+``data.image_size`` (masks by nearest neighbour) and split at random with the run's seed. The ``augment``
+section works as in detection (``BoxAugment``: the masks move with the pixels, nearest neighbour; pixels a warp
+uncovers become 255 = ignore). Batches are (normalized images (B, C, H, W), int64 masks (B, H, W)) with
+255 = ignore. Metrics: pixel accuracy, mean IoU, Dice and boundary IoU; ``val_miou`` picks ``best.pt``.
 """
 from __future__ import annotations
 
