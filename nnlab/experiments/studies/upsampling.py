@@ -84,25 +84,11 @@ def measure(run: LoadedRun) -> dict[str, Any]:
 def study(ctx: StudyContext) -> StudyReport:
     base = resolve(ctx.base or base_config(ctx.full), ctx.overrides)
     repeats = ctx.n_repeats(1, 3)
-    results: dict[str, dict[str, list]] = {}
-    for label, model in VARIANTS:
-        r = results.setdefault(label, {"miou": [], "boundary_iou": [], "checkerboard": [], "images_s": []})
-        for seed in range(repeats):
-            cfg = with_values(base, {"name": label.replace(" ", "_"), "seed": seed, "model": model,
-                                     "data.split_seed": 0})
-            run = ctx.fit(cfg)
-            m = measure(load_run(run.dir))
-            for k in ("miou", "boundary_iou"):
-                r[k].append(run.test[k])
-            r["checkerboard"].append(m["checkerboard"])
-            r["images_s"].append(m["images_s"])
-            r["params"], r["period"], r["example"] = m["params"], m["period"], m["example"]
-        ctx.log(f"{label}: mIoU {fmt_ms(r['miou'])} %, boundary IoU {fmt_ms(r['boundary_iou'])} %, "
-                f"checkerboard {fmt_ms(r['checkerboard'], percent=False)}")
+    results = {label: _variant(ctx, base, label, model, repeats) for label, model in VARIANTS}
     rows = [[label, fmt_ms(r["miou"]), fmt_ms(r["boundary_iou"]), f"{r['params'] / 1e3:.1f}k",
              f"{mean_std(r['images_s'])[0]:.0f}", f"{mean_std(r['checkerboard'])[0]:.3f} (p={r['period']})"]
             for label, r in results.items()]
-    data = run_data(run.dir, run.config).split("test")
+    data = run_data(results[VARIANTS[-1][0]]["run"], base).split("test")
     return StudyReport(
         "Upsampling in segmentation networks",
         "notes: a fully convolutional network upsamples its coarse scores back to the input size by unpooling, "
@@ -122,6 +108,23 @@ def study(ctx: StudyContext) -> StudyReport:
         [Table("Test mIoU, boundary IoU, size, speed and checkerboard score",
                ["model", "mIoU %", "boundary IoU %", "params", "images/s", "checkerboard"], rows)],
         verdict(results), [_figure(results, data.images[0], data.masks[0], ctx.out / "upsampling.png")])
+
+
+def _variant(ctx: StudyContext, base: Any, label: str, model: dict[str, Any], repeats: int) -> dict[str, Any]:
+    """Train one variant ``repeats`` times (seeds 0.., one fixed split) and measure each run."""
+    r: dict[str, Any] = {"miou": [], "boundary_iou": [], "checkerboard": [], "images_s": []}
+    for seed in range(repeats):
+        run = ctx.fit(with_values(base, {"name": label.replace(" ", "_"), "seed": seed, "model": model,
+                                         "data.split_seed": 0}))
+        m = measure(load_run(run.dir))
+        for k in ("miou", "boundary_iou"):
+            r[k].append(run.test[k])
+        r["checkerboard"].append(m["checkerboard"])
+        r["images_s"].append(m["images_s"])
+        r.update(params=m["params"], period=m["period"], example=m["example"], run=run.dir)
+    ctx.log(f"{label}: mIoU {fmt_ms(r['miou'])} %, boundary IoU {fmt_ms(r['boundary_iou'])} %, "
+            f"checkerboard {fmt_ms(r['checkerboard'], percent=False)}")
+    return r
 
 
 def verdict(results: dict[str, dict[str, list]]) -> str:
