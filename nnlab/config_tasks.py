@@ -159,7 +159,6 @@ class SegmentConfig:
     focal_gamma: float = 2.0
     dice_smooth: float = 1.0
     boundary_ratio: float = 0.02  # boundary IoU band width as a fraction of the image diagonal
-    hflip: float = 0.0  # training: probability of flipping an image and its mask left-right together
     shapes: int = 200  # scenes generated for data.dataset: shapes
     samples: int = 8  # images in the overlay grid that `nnlab eval` writes
 
@@ -169,7 +168,6 @@ class SegmentConfig:
                "must be >= 0")
         _check(0 <= self.ignore_index <= 255, "segment.ignore_index", "must be in 0..255")
         _check(0.0 < self.boundary_ratio < 0.5, "segment.boundary_ratio", "must be in (0, 0.5)")
-        _check(0.0 <= self.hflip <= 1.0, "segment.hflip", "must be a probability in [0, 1]")
         _check(self.focal_gamma >= 0 and self.dice_smooth >= 0, "segment.focal_gamma",
                "and segment.dice_smooth must be >= 0")
         _check(self.shapes >= 4 and self.samples >= 1, "segment.shapes", "must be >= 4 and segment.samples >= 1")

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Sequence
 
 from nnlab.cli import augment, bootstrap, cv, data, diagnose, ensemble, eval as eval_cmd, predict, runs, search, study, train
-from nnlab.cli import deploy, explain, explore, export, lr_plot, optim, rl, sample, serve, summary, token, worker
+from nnlab.cli import deploy, explain, explore, export, lr_plot, optim, panoptic, rl, sample, serve, summary, token, \
+    worker
 from nnlab.errors import TrainingStopped, UserError
 
 COMMANDS = [train, eval_cmd, predict, runs, data, cv, bootstrap, ensemble, search, diagnose, study, augment, optim,
-            lr_plot, summary, export, deploy, serve, token, rl, explain, sample, explore, worker]
+            lr_plot, summary, export, deploy, serve, token, rl, explain, sample, explore, panoptic, worker]
 
 OVERRIDE = re.compile(r"^--?[A-Za-z_][\w-]*(\.[\w-]+)+=")  # --section.key=value
 

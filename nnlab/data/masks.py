@@ -46,6 +46,16 @@ class MaskDataset:
                            self.palette, None if self.targets is None else [self.targets[i] for i in pick])
 
 
+def semantic_from_instances(targets: Sequence[dict[str, torch.Tensor]], size: Sequence[int]) -> torch.Tensor:
+    """Semantic masks uint8 (N, H, W) from instance targets: 0 (background, the stuff) where no instance is, an
+    instance's label + 1 on its pixels (later instances over earlier ones)."""
+    out = torch.zeros(len(targets), *size, dtype=torch.uint8)
+    for sem, t in zip(out, targets):
+        for m, label in zip(t["masks"].bool(), t["labels"].tolist()):
+            sem[m] = label + 1
+    return out
+
+
 def voc_palette(n: int = 256) -> list[tuple[int, int, int]]:
     """The PASCAL VOC colour map (DIGITS' default): class bits spread over the high bits of R, G and B."""
     out = []

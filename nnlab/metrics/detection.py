@@ -140,12 +140,17 @@ def box_iou_coco(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarra
 
 def mask_iou(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
     """(D, G) IoU of binary masks (D, H, W) and (G, H, W); crowd as in ``box_iou_coco``."""
-    d = dt.reshape(len(dt), -1).astype(np.float64)  # (D, H*W)
-    g = gt.reshape(len(gt), d.shape[1] if len(dt) else -1).astype(np.float64) if len(gt) else np.zeros((0, d.shape[1]))
+    d = _flat(dt).astype(np.float64)  # (D, H*W)
+    g = _flat(gt).astype(np.float64)  # (G, H*W)
     inter = d @ g.T
     da, ga = d.sum(1)[:, None], g.sum(1)[None]
     union = np.where(crowd[None], da, da + ga - inter)
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _flat(masks: np.ndarray) -> np.ndarray:
+    """(n, H, W) -> (n, H*W), also for n = 0."""
+    return masks.reshape(len(masks), int(np.prod(masks.shape[1:])))
 
 
 def match(ious: np.ndarray, ignore: np.ndarray, crowd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,12 +208,12 @@ def _image(pred: dict[str, Any], target: dict[str, Any], n_classes: int, iou_typ
     g_mask = _binary(target["masks"]) if segm else None
     p_mask = _binary(pred["masks"]).reshape(len(p_lab), *g_mask.shape[-2:]) if segm else None
     g_area = _np(target["area"], np.float64) if "area" in target else \
-        g_mask.reshape(len(g_lab), -1).sum(1).astype(np.float64) if segm else \
+        _flat(g_mask).sum(1).astype(np.float64) if segm else \
         (g_box[:, 2] - g_box[:, 0]) * (g_box[:, 3] - g_box[:, 1])
     if len(g_lab) and (g_lab.min() < 0 or g_lab.max() >= n_classes):
         raise ValueError(f"target labels must lie in 0..{n_classes - 1}, got {sorted(set(g_lab.tolist()))}")
     if segm:  # IoU and areas of every pair once per image; classes take their slices
-        iou_all, d_area = mask_iou(p_mask, g_mask, crowd), p_mask.reshape(len(p_lab), -1).sum(1).astype(np.float64)
+        iou_all, d_area = mask_iou(p_mask, g_mask, crowd), _flat(p_mask).sum(1).astype(np.float64)
     else:
         iou_all, d_area = box_iou_coco(p_box, g_box, crowd), (p_box[:, 2] - p_box[:, 0]) * (p_box[:, 3] - p_box[:, 1])
     g_ignore, d_outside = crowd[None] | _areas_outside(g_area), _areas_outside(d_area)  # (A, G), (A, D)

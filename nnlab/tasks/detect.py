@@ -45,27 +45,40 @@ def split_boxes(splits: dict[str, BoxDataset], val_fraction: float, test_fractio
 
 
 class DetectEvaluator:
-    """Collects every image's detections and targets (on the CPU); ``compute`` runs the COCO-exact evaluator."""
+    """Collects every image's detections and targets (on the CPU); ``compute`` runs the COCO-exact evaluator, and
+    for models that predict instance masks (Mask R-CNN) also its segm mode: mask AP."""
 
     def __init__(self, task: "Detect") -> None:
         self.task = task
         self.predictions: Targets = []
         self.targets: Targets = []
         self.result: Any = None
+        self.masks: Any = None  # the segm evaluation, when the model predicts masks
 
     def update(self, model: nn.Module, batch: tuple[torch.Tensor, Targets]) -> None:
         x, targets = batch
         preds = self.task.detect(model, x)
-        self.predictions += [{k: v.detach().float().cpu() if k != "labels" else v.cpu() for k, v in p.items()}
-                             for p in preds]
-        self.targets += [{k: v.cpu() for k, v in t.items() if k != "masks"} for t in targets]
+        self.predictions += [{k: _stored(k, v) for k, v in p.items()} for p in preds]
+        self.targets += [{k: v.cpu() for k, v in t.items() if k != "masks" or "masks" in p}
+                         for t, p in zip(targets, preds)]
 
     def compute(self) -> dict[str, float]:
-        self.result = evaluate_detections(self.predictions, self.targets, self.task.num_classes,
-                                          max_dets=self.task.cfg.detect.max_dets)
+        max_dets = self.task.cfg.detect.max_dets
+        self.result = evaluate_detections(self.predictions, self.targets, self.task.num_classes, max_dets=max_dets)
         s = self.result.stats
-        return {"mAP": s["mAP"], "mAP50": s["mAP50"], "mAP75": s["mAP75"], f"AR{self.result.max_dets[-1]}":
-                s[f"AR{self.result.max_dets[-1]}"], "top_iou": top_box_iou(self.predictions, self.targets)}
+        out = {"mAP": s["mAP"], "mAP50": s["mAP50"], "mAP75": s["mAP75"], f"AR{self.result.max_dets[-1]}":
+               s[f"AR{self.result.max_dets[-1]}"], "top_iou": top_box_iou(self.predictions, self.targets)}
+        if self.targets and all("masks" in t for t in self.targets):
+            self.masks = evaluate_detections(self.predictions, self.targets, self.task.num_classes, "segm", max_dets)
+            out.update({f"mask_{k}": self.masks.stats[k] for k in ("mAP", "mAP50", "mAP75")})
+        return out
+
+
+def _stored(key: str, value: torch.Tensor) -> torch.Tensor:
+    """A prediction kept for the evaluation, on the CPU: masks as uint8 0/1 (probabilities cut at 0.5)."""
+    if key == "masks":
+        return (value.detach() >= 0.5).to(torch.uint8).cpu() if value.is_floating_point() else value.cpu()
+    return value.cpu() if key == "labels" else value.detach().float().cpu()
 
 
 def top_box_iou(predictions: Targets, targets: Targets) -> float:
@@ -179,8 +192,12 @@ class Detect(Task):
         result = evaluator.result
         out_dir.mkdir(parents=True, exist_ok=True)
         png = result.plot_pr(out_dir / f"pr_{split}.png")
-        return {"count": len(evaluator.targets), "table_header": TABLE_HEADER, "table": result.table(),
-                "per_class": result.per_class(), "pr_png": str(png)}
+        out = {"count": len(evaluator.targets), "table_header": TABLE_HEADER, "table": result.table(),
+               "per_class": result.per_class(), "pr_png": str(png)}
+        if evaluator.masks is not None:  # Mask R-CNN: the same table with mask IoU
+            out["table"] += [[f"mask_{row[0]}", *row[1:]] for row in evaluator.masks.table()]
+            out["mask_pr_png"] = str(evaluator.masks.plot_pr(out_dir / f"mask_pr_{split}.png"))
+        return out
 
     def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path],
                 device: torch.device, out: str | Path | None = None) -> list[dict[str, Any]]:

@@ -1,57 +1,70 @@
 """Semantic segmentation: a class for every pixel (FCN, SegNet, U-Net from ``SEGMENTERS``).
 
 Data: a DIGITS segmentation folder (``data.dataset: masks``), Penn-Fudan read in place as person / background
-(``pennfudan``) or generated scenes (``shapes``), resized to ``data.image_size`` (masks by nearest neighbour)
-and split at random with the run's seed. Batches are (normalized images (B, C, H, W), int64 masks (B, H, W))
-with 255 = ignore. Metrics: pixel accuracy, mean IoU, Dice and boundary IoU; ``val_miou`` picks ``best.pt``.
+(``pennfudan``), generated shapes (``shapes``) or the detect task's digit scenes (``scenes``), resized to
+``data.image_size`` (masks by nearest neighbour) and split at random with the run's seed. The ``augment``
+section works as in detection (``BoxAugment``: the masks move with the pixels, nearest neighbour; pixels a warp
+uncovers become 255 = ignore). Batches are (normalized images (B, C, H, W), int64 masks (B, H, W)) with
+255 = ignore. Metrics: pixel accuracy, mean IoU, Dice and boundary IoU; ``val_miou`` picks ``best.pt``.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from nnlab.config import Config
-from nnlab.data import Preprocess, TensorLoader
-from nnlab.data.masks import MaskDataset, overlay_grid, read_mask_folder
+from nnlab.data import Preprocess, TensorLoader, augment
+from nnlab.data.boxes import augment as box_augment
+from nnlab.data.boxes.sources import load_box_splits
+from nnlab.data.masks import MaskDataset, overlay_grid, read_mask_folder, semantic_from_instances, voc_palette
 from nnlab.data.pennfudan import read_pennfudan
 from nnlab.data.shapes import make_shapes
-from nnlab.data.splits import fraction_splits
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError
 from nnlab.metrics.segmentation import SegmentationMetrics
 from nnlab.models import transfer
 from nnlab.models.segmentation import SEGMENTERS, build_segmentation_loss
 from nnlab.tasks.base import TASKS, Indices, Task, TaskData
+from nnlab.tasks.detect import split_boxes
 
-SOURCES = ("masks", "pennfudan", "shapes")
+SOURCES = ("masks", "pennfudan", "shapes", "scenes")
 DEFAULT_SIZE = (128, 128)  # (H, W) when data.image_size is not set
 SCALAR_METRICS = ("pixel_accuracy", "miou", "dice", "boundary_iou")
 
 
-def read_masks(cfg: Config) -> MaskDataset:
-    """The configured mask dataset at ``data.image_size`` (H, W)."""
+def read_mask_splits(cfg: Config) -> dict[str, MaskDataset]:
+    """The configured mask dataset at ``data.image_size`` (H, W): ``{"train": ...}``, plus ``"test"`` for the
+    digit scenes, generated as the detect task does (``detect.scenes``; the test scenes from another seed)."""
     d = cfg.data
     size = tuple(d.image_size or DEFAULT_SIZE)
     if d.dataset == "shapes":
-        return make_shapes(cfg.segment.shapes, size, d.channels or 3, cfg.seed)
+        return {"train": make_shapes(cfg.segment.shapes, size, d.channels or 3, cfg.seed)}
+    if d.dataset == "scenes":
+        s = cfg.detect.scenes
+        splits = load_box_splits("scenes", path=d.path, image_size=size, seed=cfg.seed, n=s.n, n_test=s.n_test,
+                                 digits=s.digits, scale=s.scale, clutter=s.clutter)
+        classes = ["background", *splits["train"].classes]
+        return {k: MaskDataset(v.images, semantic_from_instances(v.targets, size), classes, v.files,
+                               voc_palette(len(classes)), v.targets) for k, v in splits.items()}
     if d.path is None:
         raise ConfigError(f"data.dataset: {d.dataset} needs data.path (the dataset's folder)")
     if d.dataset == "pennfudan":
-        return read_pennfudan(d.path, size)
-    return read_mask_folder(d.path, size, channels=d.channels or 3)
+        return {"train": read_pennfudan(d.path, size)}
+    return {"train": read_mask_folder(d.path, size, channels=d.channels or 3)}
 
 
 def load_segmentation_data(cfg: Config, train_indices: Indices = None, val_indices: Indices = None) -> TaskData:
-    """Random seeded splits (``data.val_fraction`` / ``test_fraction`` / ``train_size``) of the mask dataset,
-    the preprocessing fitted on the training images, the class names and colours."""
+    """Random seeded splits (``data.val_fraction`` / ``test_fraction`` / ``train_size``) of the mask dataset
+    (a source's own test split is kept), the preprocessing fitted on the training images, the class names and
+    colours."""
     d = cfg.data
-    full = read_masks(cfg)
+    given = read_mask_splits(cfg)
     seed = cfg.seed if d.split_seed is None else d.split_seed
-    splits = fraction_splits(full, d.val_fraction, d.test_fraction, d.train_size, seed)
-    train = splits["train"]
+    splits = split_boxes(given, d.val_fraction, d.test_fraction, d.train_size, seed)
+    train, full = splits["train"], given["train"]
     if val_indices is not None:
         splits["val"] = train.subset(val_indices)
     if train_indices is not None:
@@ -59,16 +72,6 @@ def load_segmentation_data(cfg: Config, train_indices: Indices = None, val_indic
     pre = Preprocess.fit(splits["train"].images, "squash", d.normalize)
     return TaskData(splits, {"classes": full.classes, "palette": [list(c) for c in full.palette],
                              "preprocess": pre.to_dict()})
-
-
-def paired_hflip(p: float) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """A batch transform flipping each image (B, C, H, W) and its mask (B, H, W) left-right together with
-    probability ``p`` (the global RNG, which checkpoints save: resumed runs flip the same samples)."""
-    def transform(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        flip = torch.rand(len(x)) < p  # (B,)
-        return (torch.where(flip[:, None, None, None], x.flip(-1), x),
-                torch.where(flip[:, None, None], y.flip(-1), y))
-    return transform
 
 
 def to_uint8(x: torch.Tensor, pre: Preprocess) -> torch.Tensor:
@@ -129,14 +132,17 @@ class Segment(Task):
         super().__init__(cfg)
         self.loss_fn: nn.Module | None = None
         self.info: dict[str, Any] = {}
+        self.train_transform: box_augment.BoxAugment | None = None
 
     def validate(self) -> None:
         if self.cfg.data.dataset not in SOURCES:
             raise ConfigError(f"task segment reads data.dataset {' | '.join(SOURCES)}, got {self.cfg.data.dataset!r}")
-        used = [k for k, v in vars(self.cfg.augment).items() if v is not None]
-        if used:
-            raise ConfigError(f"task segment does not take the augment section (augment.{used[0]}: it would move "
-                              "the image without its mask); use segment.hflip")
+        augment.check(self.cfg.augment, self.cfg.data)
+        a = augment.resolve(self.cfg.augment)
+        warps = a.rotate or a.scale or a.translate or a.resized_crop or a.pad_crop
+        if warps and self.cfg.segment.ignore_index != box_augment.IGNORE:
+            raise ConfigError(f"augment warps fill uncovered mask pixels with {box_augment.IGNORE}; set "
+                              f"segment.ignore_index: {box_augment.IGNORE} (got {self.cfg.segment.ignore_index})")
         if self.cfg.train.loss != "auto":
             raise ConfigError("task segment takes its loss from segment.loss (e.g. cross_entropy+dice), not train.loss")
         build_segmentation_loss(self.cfg.segment.loss)  # unknown loss names fail before any data is read
@@ -160,14 +166,15 @@ class Segment(Task):
                                                gamma=s.focal_gamma, smooth=s.dice_smooth)
         self.loss_fn.to(next(model.parameters()).device)
         self.info = info
+        self.train_transform = box_augment.build(self.cfg.augment, Preprocess(**info["preprocess"]), self.cfg.data)
 
     def loader(self, data: TaskData, split: str, train: bool = False) -> TensorLoader:
         ds, pre, t = data.split(split), Preprocess(**data.info["preprocess"]), self.cfg.train
         if not train:
             return TensorLoader(ds, pre, t.eval_batch_size, targets=ds.masks)
-        flip = paired_hflip(self.cfg.segment.hflip) if self.cfg.segment.hflip > 0 else None
         return TensorLoader(ds, pre, None if t.batch_size == "full" else t.batch_size, shuffle=True,
-                            seed=self.cfg.seed, num_workers=t.num_workers, transform=flip, targets=ds.masks)
+                            seed=self.cfg.seed, num_workers=t.num_workers, transform=self.train_transform,
+                            targets=ds.masks)
 
     def training_step(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
         x, y = batch

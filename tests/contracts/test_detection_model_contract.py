@@ -12,11 +12,16 @@ LEARNED = [n for n in DETECTORS.names() if n not in CLASSIC]
 TARGETS = [{"boxes": torch.tensor([[10.0, 12.0, 40.0, 50.0], [60.0, 60.0, 100.0, 90.0]]),
             "labels": torch.tensor([0, 2])},
            {"boxes": torch.tensor([[30.0, 20.0, 90.0, 70.0]]), "labels": torch.tensor([1])}]
+for _t in TARGETS:  # instance masks (the box minus its top rows): every detector takes them, Mask R-CNN learns them
+    _t["masks"] = torch.zeros(len(_t["boxes"]), 128, 128, dtype=torch.uint8)
+    for _m, (x1, y1, x2, y2) in zip(_t["masks"], _t["boxes"].int().tolist()):
+        _m[y1 + 4:y2, x1:x2] = 1
 
 
 def _build(name):
     torch.manual_seed(0)
-    tiny = {"width": 8} if "width" in DETECTORS.options(name) else {}  # the tiny backbone at width 8
+    options = DETECTORS.options(name)
+    tiny = {k: 8 for k in ("width", "mask_width") if k in options}  # the tiny backbone (and mask head) at width 8
     return DETECTORS.build(name, classes=3, in_chans=1, **tiny)  # default input_size 128 x 128
 
 
@@ -36,8 +41,10 @@ def test_detector_contract(name):
         out = model(x)
     assert len(out) == 2
     for d in out:
-        assert set(d) == {"boxes", "scores", "labels"}
+        assert set(d) == {"boxes", "scores", "labels"} | ({"masks"} if name == "mask_rcnn" else set())
         m = len(d["scores"])
+        if "masks" in d:
+            assert d["masks"].shape == (m, *x.shape[-2:]) and 0 <= d["masks"].min() <= d["masks"].max() <= 1
         assert d["boxes"].shape == (m, 4) and d["boxes"].dtype == torch.float32
         assert d["labels"].dtype == torch.int64 and m <= model.max_detections
         assert ((d["labels"] >= 0) & (d["labels"] < 3)).all()

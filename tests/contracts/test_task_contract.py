@@ -43,7 +43,8 @@ TINY = {
                   "buffer_size": 64, "target_update": 3, "eval_episodes": 2, "test_episodes": 2,
                   "max_episode_steps": 30}},
     "segment": {"task": "segment", "data": {"dataset": "shapes", "image_size": [16, 16]},  # 32 train images
-                "segment": {"shapes": 46, "hflip": 0.5, "loss": "cross_entropy+dice"},
+                "segment": {"shapes": 46, "loss": "cross_entropy+dice"},
+                "augment": {"hflip": 0.5, "rotate": 10.0},
                 "model": {"name": "unet", "depth": 1, "width": 4}, "optim": {"name": "adam", "lr": 0.01},
                 "train": {**_TRAIN, "batch_size": 8}},
     "sequence": {"task": "sequence", "data": {"dataset": "sums"},

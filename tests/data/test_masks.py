@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nnlab.data.masks import overlay_grid, read_colormap, read_mask_folder, voc_palette
+from nnlab.data.masks import overlay_grid, read_colormap, read_mask_folder, semantic_from_instances, voc_palette
 from nnlab.errors import DataError
 
 PALETTE = [0, 0, 0, 200, 0, 0, 0, 200, 0] + [0] * (253 * 3)  # 3 classes, padded to 256 colours as VOC's
@@ -142,3 +142,13 @@ def test_overlay_grid_blends_classes_and_leaves_background(tmp_path):
 def test_overlay_grid_refuses_mismatched_masks(tmp_path):
     with pytest.raises(DataError, match="one \\(H, W\\) mask per image"):
         overlay_grid(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.zeros(2, 4, 4), tmp_path / "g.png")
+
+
+def test_semantic_from_instances_paints_label_plus_one_over_background():
+    masks = torch.zeros(2, 4, 5, dtype=torch.uint8)
+    masks[0, :2, :2], masks[1, 1:3, 1:4] = 1, 1  # overlapping: the later instance wins
+    empty = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64),
+             "masks": torch.zeros(0, 4, 5, dtype=torch.uint8)}
+    out = semantic_from_instances([{"labels": torch.tensor([3, 0]), "masks": masks}, empty], (4, 5))
+    assert out.dtype == torch.uint8 and out.shape == (2, 4, 5) and not out[1].any()
+    assert out[0, 0, 0] == 4 and out[0, 1, 1] == 1 and out[0, 3, 4] == 0 and set(out[0].unique().tolist()) == {0, 1, 4}

@@ -136,3 +136,12 @@ def test_torch_tensors_and_images_without_predictions():
     _same(ours, cocoeval(preds, targets, 3))
     nothing = [{"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int), "scores": np.zeros(0)} for _ in targets]
     assert evaluate_detections(nothing, targets, 3).stats["mAP"] == 0.0
+
+
+def test_segm_with_images_without_detections_or_objects_equals_cocoeval():
+    preds, targets = _data(7, n_img=10, empty=0.3, structured=True, masks=True)
+    for i in (0, 3):  # two images where the model finds nothing
+        preds[i] = {"boxes": np.zeros((0, 4)), "labels": np.zeros(0, np.int64), "scores": np.zeros(0),
+                    "masks": np.zeros((0, 40, 40), bool)}
+    assert any(len(t["labels"]) == 0 for t in targets)
+    _same(evaluate_detections(preds, targets, 3, iou_type="segm"), cocoeval(preds, targets, 3, iou_type="segm"))

@@ -11,6 +11,7 @@ from nnlab import config as cfgmod
 from nnlab.data import Preprocess
 from nnlab.data.boxes import BoxDataset
 from nnlab.errors import ConfigError, DataError, UserError
+from nnlab.metrics.coco_reference import cocoeval
 from nnlab.models.detection.classic.base import ClassicDetector
 from nnlab.tasks.detect import Detect, split_boxes
 
@@ -122,3 +123,53 @@ def test_top_box_iou_against_a_direct_computation():
          {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)},
          {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)}]
     assert top_box_iou(p, t) == pytest.approx((0.5 + 0.0) / 2)  # the top box covers half of the first object
+
+
+class Oracle(torch.nn.Module):
+    """Returns each batch's own targets as detections (score 1), masks moved by ``shift`` pixels to the right."""
+
+    def __init__(self, shift: int = 0) -> None:
+        super().__init__()
+        self.targets, self.shift = None, shift
+
+    def forward(self, x):
+        return [{"boxes": t["boxes"], "scores": torch.ones(len(t["boxes"])), "labels": t["labels"],
+                 "masks": t["masks"].roll(self.shift, -1).float()} for t in self.targets]
+
+
+def test_mask_ap_from_predicted_masks():
+    task = Detect(cfgmod.from_dict(_tiny({"name": "mask_rcnn"}, digits=(2, 2))))
+    data = task.load_data(progress=False)
+    task.setup(None, data.info)
+    x, targets = next(iter(task.loader(data, "test")))
+    out = {}
+    for shift in (0, 3):
+        oracle, ev = Oracle(shift), task.evaluator()
+        oracle.targets = targets
+        ev.update(oracle, (x, targets))
+        out[shift] = ev.compute()
+    assert out[0]["mAP"] == pytest.approx(1.0) and out[0]["mask_mAP"] == pytest.approx(1.0)
+    assert out[3]["mAP"] == pytest.approx(1.0) and out[3]["mask_mAP"] < 0.9  # same boxes, worse masks
+    reference = cocoeval(ev.predictions, ev.targets, task.num_classes, iou_type="segm")
+    np.testing.assert_allclose(ev.masks.precision, reference.eval["precision"], atol=1e-4)
+
+
+@pytest.mark.slow  # ~3 s: a fit and an eval
+def test_mask_rcnn_trains_through_fit_and_eval_reports_mask_ap(tmp_path):
+    model = {"name": "mask_rcnn", "width": 4, "neck_width": 8, "fc_width": 16, "mask_width": 8, "anchor_scale": 2}
+    cfg = _tiny(model)
+    cfg["data"]["image_size"] = [64, 64]
+    run = nnlab.fit(cfg, runs_root=tmp_path, progress=False)
+    assert {"mask_mAP", "mask_mAP50", "mask_mAP75"} <= set(run.test)
+    r = nnlab.evaluate(run.dir)
+    assert r["mask_mAP50"] == pytest.approx(run.test["mask_mAP50"])
+    assert any(row[0] == "mask_mAP50" for row in r["table"]) and r["mask_pr_png"].endswith(".png")
+
+
+def test_mask_rcnn_refuses_targets_without_masks():
+    from nnlab.models.detection import DETECTORS
+
+    m = DETECTORS.build("mask_rcnn", classes=1, in_chans=3, input_size=(64, 64), width=4, neck_width=8,
+                        anchor_scale=2).train()
+    with pytest.raises(UserError, match="needs 'masks'"):
+        m(torch.zeros(1, 3, 64, 64), [{"boxes": torch.tensor([[2.0, 2.0, 30.0, 30.0]]), "labels": torch.tensor([0])}])

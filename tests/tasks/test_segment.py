@@ -1,4 +1,4 @@
-"""The segment task: metric names, the ignore index, mask data and splits, paired flips, a one-batch overfit
+"""The segment task: metric names, the ignore index, mask data and splits, mask-aware augmentation, a one-batch overfit
 through ``training_step``, predict overlays and ONNX parity of an exported segmenter."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import nnlab
 from nnlab.config import from_dict, load as load_config
 from nnlab.data.shapes import make_shapes
 from nnlab.errors import ConfigError, UserError
-from nnlab.tasks.segment import SCALAR_METRICS, Segment, paired_hflip
+from nnlab.tasks.segment import SCALAR_METRICS, Segment
 from tests.conftest import ROOT, shared_dataset
 
 CFG = {"task": "segment", "data": {"dataset": "shapes", "image_size": [16, 16]}, "segment": {"shapes": 20},
@@ -80,19 +80,31 @@ def test_splits_are_seeded_disjoint_and_cover_the_data():
     assert (len(files["train"]), len(files["val"]), len(files["test"])) == (14, 2, 4)
 
 
-def test_paired_flip_moves_image_and_mask_together():
-    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
-    y = torch.arange(2 * 4 * 5).view(2, 4, 5)
+@pytest.mark.parametrize("augment", [{"hflip": 1.0, "vflip": 0.5, "rot90": 0.5},
+                                     {"hflip": 0.5, "rotate": 30.0, "scale": [0.7, 1.3], "translate": 0.2}])
+def test_augment_moves_masks_with_the_pixels(augment):
     torch.manual_seed(0)
-    fx, fy = paired_hflip(1.0)(x, y)
-    assert torch.equal(fx, x.flip(-1)) and torch.equal(fy, y.flip(-1))
-    fx, fy = paired_hflip(0.0)(x, y)
-    assert torch.equal(fx, x) and torch.equal(fy, y)
+    task, data, _ = _task(augment=augment)
+    y = data.split("train").masks[:8].long()  # (8, 16, 16)
+    pre = task.train_transform
+    x = (torch.tensor([0.1, 0.5, 0.9])[y][:, None].expand(-1, 3, -1, -1) - pre.mean.view(1, -1, 1, 1)) \
+        / pre.std.view(1, -1, 1, 1)
+    ax, ay = pre(x, y)
+    assert ay.shape == y.shape and ay.dtype == y.dtype and not torch.equal(ay, y)
+    grey = (ax * pre.std.view(1, -1, 1, 1) + pre.mean.view(1, -1, 1, 1))[:, 0]  # (8, 16, 16)
+    read = (grey[..., None] - torch.tensor([0.1, 0.5, 0.9])).abs().argmin(-1)  # the class the pixels show
+    inside = ay != 255
+    agree = (read == ay)[inside].float().mean()
+    assert agree > (0.999 if "rotate" not in augment else 0.93)  # warps blur only the edges of the image
+    assert (read == y)[inside].float().mean() < agree - 0.1  # the unmoved masks would not fit
 
 
 def test_bad_configs_fail_before_any_data_is_read():
-    with pytest.raises(ConfigError, match="augment"):
-        Segment(from_dict({**CFG, "augment": {"hflip": 0.5}})).validate()
+    with pytest.raises(ConfigError, match="segment.ignore_index: 255"):
+        Segment(from_dict({**CFG, "augment": {"rotate": 5.0}, "segment": {"ignore_index": 0}})).validate()
+    with pytest.raises(ConfigError, match="augment.hflip"):
+        Segment(from_dict({**CFG, "augment": {"hflip": 0.5}, "data": {**CFG["data"],
+                                                                     "orientation_sensitive": True}})).validate()
     with pytest.raises(ConfigError, match="masks | pennfudan | shapes"):
         Segment(from_dict({**CFG, "data": {"dataset": "digits"}})).validate()
     with pytest.raises(ConfigError, match="segment.loss"):
@@ -229,3 +241,19 @@ def test_pennfudan_is_person_and_background():
     data = Segment(from_dict(cfg)).load_data(progress=False)
     assert data.info["classes"] == ["background", "person"]
     assert sum(len(data[k]) for k in ("train", "val", "test")) == 170
+
+
+def test_digit_scenes_as_semantic_masks(monkeypatch, tmp_path):
+    monkeypatch.setenv("NNLAB_MNIST", str(tmp_path / "no-mnist"))  # sklearn's digits: fast and always there
+    task = Segment(from_dict({**CFG, "data": {"dataset": "scenes", "image_size": [32, 32]},
+                              "detect": {"scenes": {"n": 10, "n_test": 3, "digits": [2, 2], "scale": [1.0, 1.0]}}}))
+    task.validate()
+    data = task.load_data(progress=False)
+    assert [len(data.split(s)) for s in ("train", "val", "test")] == [9, 1, 3]  # the test scenes are the source's
+    assert data.info["classes"] == ["background", *map(str, range(10))]
+    test = data.split("test")
+    for sem, t in zip(test.masks, test.targets):  # each digit's pixels carry its class + 1, the rest 0
+        painted = torch.zeros_like(sem)
+        for m, label in zip(t["masks"].bool(), t["labels"].tolist()):
+            painted[m] = label + 1
+        assert torch.equal(sem, painted) and 1 <= len(t["labels"]) <= 2  # a hidden digit is dropped

@@ -50,5 +50,17 @@ def digit_scenes(path: str | None = None, image_size: Sequence[int] | None = Non
             "test": generate_scenes(n_test, seed=seed + 1_000_003, **make).dataset()}
 
 
+@BOX_DATASETS.register("pennfudan")
+def pennfudan_people(path: str | None = None, image_size: Sequence[int] | None = None, **_: Any) -> BoxSplits:
+    """Penn-Fudan's 170 street photos read in place (never copied): one class, person, with boxes and instance
+    masks (for Mask R-CNN); val and test are drawn from it."""
+    from nnlab.data.pennfudan import read_pennfudan
+
+    if not path:
+        raise DataError("data.dataset: pennfudan needs data.path (the PennFudanPed folder)")
+    people = read_pennfudan(path, tuple(image_size or DEFAULT_SIZE))
+    return {"train": BoxDataset(people.images, people.targets, ["person"], people.files)}
+
+
 def load_box_splits(name: str, **options: Any) -> BoxSplits:
     return BOX_DATASETS.build(name, **options)

@@ -40,8 +40,9 @@ def uniform_channels(channels: list[int], detector: str) -> int:
 
 
 def finish(backbone: Backbone, neck: Neck, head: Head, *, classes: int, in_chans: int,
-           input_size: tuple[int, int], score_thresh: float, nms_thresh: float, max_detections: int) -> Detector:
+           input_size: tuple[int, int], score_thresh: float, nms_thresh: float, max_detections: int,
+           detector: type[Detector] = Detector) -> Detector:
     if classes < 1:
         raise ConfigError(f"classes must be >= 1, got {classes}")
-    return Detector(backbone, neck, head, num_classes=classes, in_chans=in_chans, input_size=tuple(input_size),
+    return detector(backbone, neck, head, num_classes=classes, in_chans=in_chans, input_size=tuple(input_size),
                     score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)

@@ -24,18 +24,22 @@ from torchvision.ops import MultiScaleRoIAlign
 from nnlab.errors import UserError
 from nnlab.models.detection.anchors import check_anchors_fit, sizes_to_wh
 from nnlab.models.detection.assemble import build_parts, finish, uniform_channels
+from nnlab.models.detection.backbones import Backbone
 from nnlab.models.detection.detector import Detector, Head, Maps, Targets
 from nnlab.models.detection.one_stage import image_list
 from nnlab.models.registry import DETECTORS
 from nnlab.models.detection.spp import build_pool
 
 
-def roi_heads(pool: nn.Module, in_features: int, num_classes: int, fc_width: int) -> RoIHeads:
-    """Box head (two FC layers) + predictor (K + 1 scores, per-class boxes); no score cut or NMS here: the
-    Detector selects, so every detector is post-processed alike."""
+def roi_heads(pool: nn.Module, in_features: int, num_classes: int, fc_width: int, score_thresh: float = 1e-3,
+              nms_thresh: float = 1.0, detections: int = 1000, **mask_parts: nn.Module) -> RoIHeads:
+    """Box head (two FC layers) + predictor (K + 1 scores, per-class boxes); by default no score cut or NMS here:
+    the Detector selects, so every detector is post-processed alike. ``mask_parts`` (``mask_roi_pool``,
+    ``mask_head``, ``mask_predictor``) add Mask R-CNN's branch, which runs on the boxes selected here."""
     return RoIHeads(pool, TwoMLPHead(in_features, fc_width), FastRCNNPredictor(fc_width, num_classes + 1),
                     fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=128, positive_fraction=0.25,
-                    bbox_reg_weights=None, score_thresh=1e-3, nms_thresh=1.0, detections_per_img=1000)
+                    bbox_reg_weights=None, score_thresh=score_thresh, nms_thresh=nms_thresh,
+                    detections_per_img=detections, **mask_parts)
 
 
 def window_proposals(image_size: tuple[int, int], fractions: tuple[float, ...], device: torch.device) -> torch.Tensor:
@@ -72,7 +76,7 @@ class TwoStageHead(Head):
 
     def loss(self, maps: Maps, image_size: tuple[int, int], targets: Targets,
              proposals: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        shifted = [{"boxes": t["boxes"].float(), "labels": t["labels"] + 1} for t in targets]  # 0 = background
+        shifted = [{**t, "boxes": t["boxes"].float(), "labels": t["labels"] + 1} for t in targets]  # 0 = background
         boxes, rpn_losses = self.proposals(maps, image_size, shifted, proposals)
         _, roi_losses = self.roi_heads(maps, boxes, [image_size] * len(targets), shifted)
         return {**rpn_losses, **roi_losses}
@@ -81,7 +85,24 @@ class TwoStageHead(Head):
                 proposals: list[torch.Tensor] | None = None) -> Targets:
         boxes, _ = self.proposals(maps, image_size, None, proposals)
         found, _ = self.roi_heads(maps, boxes, [image_size] * len(boxes))
-        return [{"boxes": d["boxes"], "scores": d["scores"], "labels": d["labels"] - 1} for d in found]
+        return [self.output(d, image_size) for d in found]
+
+    def output(self, found: dict[str, torch.Tensor], image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """One image's RoIHeads result in nnlab's form (labels 0-based again)."""
+        return {"boxes": found["boxes"], "scores": found["scores"], "labels": found["labels"] - 1}
+
+
+def region_proposals(bb: Backbone, channels: int, input_size: tuple[int, int], anchor_scale: float, rpn_batch: int,
+                     rpn_post_nms: int, detector: str = "faster_rcnn") -> RegionProposalNetwork:
+    """The RPN over every level: anchors of ``anchor_scale`` x stride, ratios 1:2, 1:1, 2:1."""
+    sizes = tuple((anchor_scale * s,) for s in bb.strides)
+    check_anchors_fit(sizes_to_wh([s[0] for s in sizes], [1.0]), input_size, f"{detector} anchor")
+    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
+    return RegionProposalNetwork(anchors, RPNHead(channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
+                                 batch_size_per_image=rpn_batch, positive_fraction=0.5,
+                                 pre_nms_top_n={"training": 2 * rpn_post_nms, "testing": rpn_post_nms},
+                                 post_nms_top_n={"training": rpn_post_nms, "testing": rpn_post_nms // 3},
+                                 nms_thresh=0.7)
 
 
 @DETECTORS.register("faster_rcnn")
@@ -94,14 +115,7 @@ def faster_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] 
     bb, nk = build_parts(backbone, neck, in_chans=in_chans, input_size=input_size, levels=levels, width=width,
                          neck_width=neck_width, merge=merge, backbone_options=backbone_options)
     channels = uniform_channels(nk.out_channels, "faster_rcnn")
-    sizes = tuple((anchor_scale * s,) for s in bb.strides)
-    check_anchors_fit(sizes_to_wh([s[0] for s in sizes], [1.0]), input_size, "faster_rcnn anchor")
-    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
-    rpn = RegionProposalNetwork(anchors, RPNHead(channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
-                                batch_size_per_image=rpn_batch, positive_fraction=0.5,
-                                pre_nms_top_n={"training": 2 * rpn_post_nms, "testing": rpn_post_nms},
-                                post_nms_top_n={"training": rpn_post_nms, "testing": rpn_post_nms // 3},
-                                nms_thresh=0.7)
+    rpn = region_proposals(bb, channels, input_size, anchor_scale, rpn_batch, rpn_post_nms)
     pool = MultiScaleRoIAlign(bb.names, output_size=7, sampling_ratio=2)
     head = TwoStageHead(rpn, roi_heads(pool, channels * 49, classes, fc_width))
     return finish(bb, nk, head, classes=classes, in_chans=in_chans, input_size=input_size,

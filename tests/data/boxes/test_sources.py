@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from nnlab.data.boxes import BoxRecord, BoxSet, write
 from nnlab.data.boxes.sources import BOX_DATASETS, load_box_splits
@@ -6,7 +7,7 @@ from nnlab.errors import DataError, UserError
 
 
 def test_registry_names():
-    assert BOX_DATASETS.names() == ["boxes", "raccoon", "scenes"]
+    assert BOX_DATASETS.names() == ["boxes", "pennfudan", "raccoon", "scenes"]
     with pytest.raises(UserError, match="Did you mean 'scenes'"):
         load_box_splits("scene")
 
@@ -32,3 +33,17 @@ def test_box_folder_with_split_subfolders(tmp_path):
     assert sorted(splits) == ["test", "train"] and splits["test"].targets[0]["boxes"].tolist() == [[2, 2, 10, 10]]
     with pytest.raises(DataError, match="not found"):
         load_box_splits("boxes", path=str(tmp_path / "nope"))
+
+
+def test_pennfudan_people_with_instance_masks(tmp_path):
+    from tests.data.test_pennfudan import _fake
+
+    _fake(tmp_path)
+    (train,) = load_box_splits("pennfudan", path=str(tmp_path), image_size=[24, 20]).values()
+    assert train.classes == ["person"] and train.shape == (3, 24, 20)
+    t = train.targets[0]
+    assert t["labels"].tolist() == [0, 0] and t["masks"].shape == (2, 24, 20) and t["masks"].dtype == torch.uint8
+    with pytest.raises(DataError, match="needs data.path"):
+        load_box_splits("pennfudan")
+    with pytest.raises(DataError, match="not the Penn-Fudan folder"):
+        load_box_splits("pennfudan", path=str(tmp_path / "PNGImages"))
