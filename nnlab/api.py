@@ -181,6 +181,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
             model.compile()
         callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
         callbacks += [cb.Checkpoint(run, t.checkpoint.interval, t.checkpoint.keep_last), cb.CSVLogger(run.metrics)]
+        callbacks += task.callbacks(run)
         if t.early_stopping.patience is not None:
             callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
         if t.tensorboard:
