@@ -75,9 +75,10 @@ def _save_upload(upload: UploadFile, stem: Path, limit: int) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- catalog
-@router.get("/catalog", dependencies=read, summary="registered networks and optimizers with their options")
-def catalog() -> dict[str, Any]:
-    return Workbench.catalog()
+@router.get("/catalog", dependencies=read,
+            summary="every task's registered models and ready configs, the optimizers and schedules with their options")
+def catalog(request: Request) -> dict[str, Any]:
+    return wb(request).catalog()
 
 
 @router.post("/lr-preview", dependencies=read, summary="the learning rate over the run a job config would train")

@@ -35,19 +35,38 @@ function columns(rows, names) {
   return [rows.map(r => r.epoch)].concat(names.map(n => rows.map(r => (r[n] === undefined ? null : r[n]))));
 }
 
-function jobCharts(jobId, rows, monitor, epochs) {
+const SKIP = ["epoch", "time", "lr"];
+
+function moreNames(rows, groups) {
+  // every logged metric no chart of the task's view draws (loss terms, epsilon, ...), in first-seen order
+  const taken = new Set(Object.values(groups).flat().concat(SKIP)), names = [];
+  for (const r of rows) for (const k of Object.keys(r)) if (!taken.has(k) && !names.includes(k)) names.push(k);
+  return names;
+}
+
+function jobCharts(jobId, rows, monitor, epochs, groups) {
+  // groups: chart id -> metric names (the task view's); one more chart ("chart-more") takes the rest
+  groups = groups || {"chart-loss": ["loss", "val_loss"], "chart-acc": ["acc", "val_acc"], "chart-lr": ["lr"]};
   let best = bestEpoch(rows, monitor);
   const marker = () => markerPlugin(() => best);
-  const groups = {"chart-loss": ["loss", "val_loss"], "chart-acc": ["acc", "val_acc"], "chart-lr": ["lr"]};
   const charts = {};
   for (const [id, names] of Object.entries(groups)) {
     charts[id] = makeChart(document.getElementById(id), id.slice(6), names, [marker()]);
   }
+  const moreEl = document.getElementById("chart-more");
+  let more = null, moreKeys = "";
   const redraw = () => {
     for (const [id, names] of Object.entries(groups)) {
       charts[id].setData(columns(rows, names));
       document.getElementById(id).dataset.points = rows.length;
     }
+    const extra = moreEl ? moreNames(rows, groups) : [];
+    if (extra.length && extra.join() !== moreKeys) {  // a new metric appeared: rebuild the chart with it
+      if (more) more.destroy();
+      moreKeys = extra.join();
+      more = makeChart(moreEl, "more", extra, [marker()]);
+    }
+    if (more) { more.setData(columns(rows, extra)); moreEl.dataset.points = rows.length; }
     document.getElementById("epoch").textContent = rows.length ? rows[rows.length - 1].epoch : 0;
     document.getElementById("best").textContent = best === null ? "-" : best;
     if (rows.length) {
@@ -91,7 +110,8 @@ async function compareCharts(ids) {
 function describeChoices(catalog) {
   const model = document.getElementById("model"), optim = document.getElementById("optim");
   const show = () => {
-    const opts = catalog.models[model.value] || {};
+    const task = document.getElementById("task"), models = task ? catalog.tasks[task.value].models : catalog.models;
+    const opts = models[model.value] || {};
     document.getElementById("model-opts").textContent = Object.keys(opts).length
       ? "options: " + Object.entries(opts).map(([k, v]) => `model.${k}=${JSON.stringify(v)}`).join(" ") : "";
     const o = catalog.optimizers[optim.value];
