@@ -172,6 +172,7 @@ def test_a_segmentation_job_from_a_ready_config_in_a_browser(server, tmp_path):
             assert page.input_value("#preset") == "segment/tiny.yaml" and page.input_value("#model") == "unet"
             assert page.input_value("#epochs") == "2" and page.input_value("#batch_size") == "8"
             assert page.locator("#model option[data-task=classify]").first.is_hidden()
+            page.wait_for_function("document.getElementById('lr-preview').dataset.points == '2'")  # the preset's
             page.screenshot(path=str(ARTIFACTS / "8-new-segment.png"), full_page=True)
             page.click("#train")
             page.wait_for_url(f"{url}/jobs/*")

@@ -25,7 +25,10 @@ function applyPreset(raw, task) {
   setField("patience", (t.early_stopping || {}).patience ?? "");
   setField("seed", raw.seed ?? 0);
   if (!document.getElementById("name").value && raw.name) setField("name", raw.name);
+  const own = [...document.getElementById("dataset").options].find(x => x.value === "");
+  if (own) own.text = `(the config's own: ${(raw.data || {}).dataset || "digits"})`;
   setField("dataset", "");  // the config's own data
+  document.getElementById("new-model").dispatchEvent(new Event("change"));  // the lr preview follows
 }
 
 function taskChoices(catalog) {
