@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from nnlab.errors import UserError
 from nnlab.explain.attribution import METHODS
@@ -157,7 +158,8 @@ async def new_model_lr_preview(request: Request) -> Response:
         return gate
     w = _wb(request)
     try:
-        return JSONResponse(w.lr_preview(*_form_job(w, await _form(request))))
+        job = _form_job(w, await _form(request))
+        return JSONResponse(await run_in_threadpool(w.lr_preview, *job))  # may read data: off the event loop
     except UserError as e:
         return JSONResponse({"detail": str(e)}, status_code=400)
 

@@ -1,6 +1,7 @@
 """What the REST API and the pages both do: the workbench's operations over the store and the public API."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -78,6 +79,7 @@ class Workbench:
         self.store = open_store(settings)  # first: a database that cannot be opened leaves no folder behind
         private_dir(settings.runs / "web")  # uploads, job runs and logs, the default database: the server's only
         self.scheduler = Scheduler(self.store, settings.db_url, settings.runs, settings.concurrency)
+        self._steps: dict[str, int] = {}  # lr preview: optimizer steps per epoch by data setup
 
     # ------------------------------------------------------------------ catalog
     def catalog(self) -> dict[str, Any]:
@@ -143,8 +145,14 @@ class Workbench:
 
     def lr_preview(self, config: dict[str, Any], overrides: Sequence[str] = (), dataset_id: int | None = None,
                    points: int = 400) -> dict[str, Any]:
-        """The learning rate over the run a config would train (at most ``points`` samples), x in epochs."""
-        cfg, lrs, _ = lr_preview(cfgmod.to_dict(self.resolve("", config, overrides, dataset_id)))
+        """The learning rate over the run a config would train (at most ``points`` samples), x in epochs. The steps
+        per epoch of a per-step schedule are remembered per data setup (reading detection scenes takes seconds)."""
+        raw = cfgmod.to_dict(self.resolve("", config, overrides, dataset_id))
+        key = json.dumps({**{k: v for k, v in raw.items() if k not in ("optim", "name")},
+                          "train": {**raw["train"], "epochs": None}}, sort_keys=True, default=str)
+        cfg, lrs, per_epoch = lr_preview(raw, steps_per_epoch=self._steps.get(key))
+        if cfg.optim.schedule.per_step:
+            self._steps[key] = per_epoch
         stride = max(1, -(-len(lrs) // points))
         return {"epoch": [i / len(lrs) * cfg.train.epochs for i in range(0, len(lrs), stride)],
                 "lr": lrs[::stride], "schedule": cfg.optim.schedule.name}

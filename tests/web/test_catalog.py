@@ -91,3 +91,20 @@ def test_a_detection_job_from_the_form_trains_through_the_worker(app, browser, c
     assert job["status"] == "completed", job["message"]
     html = browser.get("/jobs/1").text
     assert 'id="detect-images"' in html and 'id="detect-table"' in html
+
+
+def test_lr_preview_of_a_per_step_detection_config_reads_its_data_once(browser, configs, monkeypatch):
+    from nnlab.api import lr_preview
+    from nnlab.tasks.detect import Detect
+
+    form = {"task": "detect", "preset": "detect/tiny_detect.yaml", "model": "yolo", "optim": "adam", "lr": "0.01",
+            "epochs": "2", "batch_size": "8", "schedule": "onecycle", "overrides": "optim.schedule.per_step=true"}
+    body = browser.post("/models/lr-preview", data=form).json()
+    optim = {"name": "adam", "lr": 0.01, "schedule": {"name": "onecycle", "per_step": True}}
+    _, ref, steps = lr_preview({**TINY["detect"], "optim": optim})
+    _, ref3, _ = lr_preview({**TINY["detect"], "optim": {**optim, "lr": 0.02},
+                             "train": {**TINY["detect"]["train"], "epochs": 3}})
+    assert steps > 1 and len(body["lr"]) == 2 * steps and body["lr"] == pytest.approx(ref)
+    monkeypatch.setattr(Detect, "load_data", lambda *a, **k: pytest.fail("the scenes were generated again"))
+    again = browser.post("/models/lr-preview", data={**form, "lr": "0.02", "epochs": "3"}).json()
+    assert len(again["lr"]) == 3 * steps and again["lr"] == pytest.approx(ref3)
