@@ -18,8 +18,12 @@ from tests.contracts.test_task_contract import TINY
 from tests.web.conftest import PageClient
 
 VAE = {**TINY["generate-vae"], "generate": {**TINY["generate-vae"]["generate"], "iw_samples": 0, "samples": 4}}
+DATES = {"task": "sequence", "sequence": {"mode": "seq2seq", "pairs": 200, "val_fraction": 0.1, "test_fraction": 0.1,
+                                          "beam": 2},
+         "model": {"name": "seq2seq", "kind": "gru", "hidden": 16, "embed": 8}, "optim": {"name": "adam", "lr": 0.01},
+         "train": {"epochs": 1, "batch_size": 32}}
 CONFIGS = {"detect": TINY["detect"], "segment": TINY["segment"], "generate": VAE, "rl": TINY["rl"],
-           "sequence": TINY["sequence"]}
+           "sequence": TINY["sequence"], "seq2seq": DATES}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,8 @@ def browser(app, token):
 def finished_job(app, run) -> int:
     """A completed job over ``run`` with its per-epoch metrics, as the worker records them."""
     store = app.state.wb.store
-    job_id = store.add_job(run.dir.name, {"name": run.dir.name, "seed": 0, **CONFIGS[run.meta["task"]]}, None)
+    job_id = store.add_job(run.dir.name, {"name": run.dir.name, "seed": 0, **CONFIGS[run.dir.name.rsplit("-", 1)[0]]},
+                           None)
     store.update_job(job_id, status="completed", run_dir=str(run.dir))
     with RunDir(run.dir).metrics.open(newline="") as f:
         for row in csv.DictReader(f):
@@ -129,6 +134,15 @@ def test_sequence_view_samples_text_on_demand(app, browser, anon, trained):
     assert bad.status_code == 400 and "Z" in bad.text and 'id="sample-form"' in bad.text
     hot = browser.post(f"/jobs/{job_id}/sample", data={"prompt": "1", "length": "5", "temperature": "50"})
     assert hot.status_code == 400 and "temperature 0..5" in hot.text
+
+
+def test_sequence_view_translates_each_line_of_a_seq2seq_prompt(app, browser, trained):
+    job_id = finished_job(app, trained("seq2seq"))
+    assert "Translate" in browser.get(f"/jobs/{job_id}").text
+    r = browser.post(f"/jobs/{job_id}/sample", data={"prompt": "12 march, 1989\n2019/02/15"})
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", r.text[r.text.index('id="translations"'):])
+    assert r.status_code == 200 and [src for src, _ in rows] == ["12 march, 1989", "2019/02/15"]
+    assert all(out for _, out in rows)  # one output per line (after one epoch, not necessarily ISO yet)
 
 
 def test_sampling_is_a_protected_write(app, browser, anon, trained):
