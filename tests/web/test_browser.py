@@ -7,7 +7,9 @@ import importlib.util
 import os
 import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -61,21 +63,28 @@ def browser_required() -> None:
         pytest.fail(f"CI=true, so the only browser test must run, but {missing()}", pytrace=False)
 
 
-def test_workbench_in_a_browser(server, folder):
+@contextmanager
+def chromium_page(last: str) -> Iterator:
+    """A page in headless Chromium; its last state is saved as ``last`` (a screenshot) whatever happens."""
     from playwright import sync_api
 
-    app, url = server
-    token = app.state.wb.store.create_token("browser")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         try:
-            _walk_through(page, url, token, folder)
+            yield page
         finally:
-            page.screenshot(path=str(ARTIFACTS / "last.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / last), full_page=True)
             browser.close()
+
+
+def test_workbench_in_a_browser(server, folder):
+    app, url = server
+    token = app.state.wb.store.create_token("browser")
+    with chromium_page("last.png") as page:
+        _walk_through(page, url, token, folder)
 
 
 def _walk_through(page, url: str, token: str, folder: Path) -> None:
@@ -146,10 +155,8 @@ def test_a_segmentation_job_from_a_ready_config_in_a_browser(server, tmp_path):
     import numpy as np
     import yaml
     from PIL import Image
-    from playwright import sync_api
 
     from tests.contracts.test_task_contract import TINY
-    from nnlab.data.shapes import CLASSES as SHAPE_CLASSES
 
     app, url = server
     (tmp_path / "configs" / "segment").mkdir(parents=True)
@@ -158,37 +165,35 @@ def test_a_segmentation_job_from_a_ready_config_in_a_browser(server, tmp_path):
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(photo)
     token = app.state.wb.store.create_token("browser")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        try:
-            page.goto(f"{url}/login?next=/models/new")
-            page.fill("#token", token)
-            page.click("#login")
-            page.wait_for_url(f"{url}/models/new")
-            page.select_option("#task", "segment")  # the first ready config of the task fills the form
-            assert page.input_value("#preset") == "segment/tiny.yaml" and page.input_value("#model") == "unet"
-            assert page.input_value("#epochs") == "2" and page.input_value("#batch_size") == "8"
-            assert page.locator("#model option[data-task=classify]").first.is_hidden()
-            page.wait_for_function("document.getElementById('lr-preview').dataset.points == '2'")  # the preset's
-            page.screenshot(path=str(ARTIFACTS / "8-new-segment.png"), full_page=True)
-            page.click("#train")
-            page.wait_for_url(f"{url}/jobs/*")
-            page.wait_for_function("['completed', 'failed'].includes(document.getElementById('status').textContent)",
-                                   timeout=180_000)
-            assert page.inner_text("#status") == "completed", page.inner_text("#log")
-            page.reload()  # the results section is drawn once the job has finished
-            page.wait_for_function("document.getElementById('segment-overlays').naturalWidth > 0")
-            assert "mIoU" in page.inner_text("#segment-metrics") and page.locator("#chart-iou canvas").count() == 1
-            page.screenshot(path=str(ARTIFACTS / "9-segment-job.png"), full_page=True)
-            page.click("#infer-link")
-            page.set_input_files("#image-file", str(photo))
-            page.click("#classify-one")
-            page.wait_for_function("document.getElementById('infer-result').naturalWidth > 0")
-            assert page.locator("#fractions tr").count() == 1 + len(SHAPE_CLASSES)  # header + one row per class
-            page.screenshot(path=str(ARTIFACTS / "10-segment-infer.png"), full_page=True)
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "last-segment.png"), full_page=True)
-            browser.close()
+    with chromium_page("last-segment.png") as page:
+        _segment_walk_through(page, url, token, photo)
+
+
+def _segment_walk_through(page, url: str, token: str, photo: Path) -> None:
+    from nnlab.data.shapes import CLASSES as SHAPE_CLASSES
+
+    page.goto(f"{url}/login?next=/models/new")
+    page.fill("#token", token)
+    page.click("#login")
+    page.wait_for_url(f"{url}/models/new")
+    page.select_option("#task", "segment")  # the first ready config of the task fills the form
+    assert page.input_value("#preset") == "segment/tiny.yaml" and page.input_value("#model") == "unet"
+    assert page.input_value("#epochs") == "2" and page.input_value("#batch_size") == "8"
+    assert page.locator("#model option[data-task=classify]").first.is_hidden()
+    page.wait_for_function("document.getElementById('lr-preview').dataset.points == '2'")  # the preset's
+    page.screenshot(path=str(ARTIFACTS / "8-new-segment.png"), full_page=True)
+    page.click("#train")
+    page.wait_for_url(f"{url}/jobs/*")
+    page.wait_for_function("['completed', 'failed'].includes(document.getElementById('status').textContent)",
+                           timeout=180_000)
+    assert page.inner_text("#status") == "completed", page.inner_text("#log")
+    page.reload()  # the results section is drawn once the job has finished
+    page.wait_for_function("document.getElementById('segment-overlays').naturalWidth > 0")
+    assert "mIoU" in page.inner_text("#segment-metrics") and page.locator("#chart-iou canvas").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "9-segment-job.png"), full_page=True)
+    page.click("#infer-link")
+    page.set_input_files("#image-file", str(photo))
+    page.click("#classify-one")
+    page.wait_for_function("document.getElementById('infer-result').naturalWidth > 0")
+    assert page.locator("#fractions tr").count() == 1 + len(SHAPE_CLASSES)  # header + one row per class
+    page.screenshot(path=str(ARTIFACTS / "10-segment-infer.png"), full_page=True)

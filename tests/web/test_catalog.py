@@ -11,7 +11,7 @@ from nnlab.errors import ConfigError
 from nnlab.tasks import TASKS
 from nnlab.web.catalog import catalog, default_configs, preset
 from tests.contracts.test_task_contract import TINY
-from tests.web.conftest import PageClient, run_jobs
+from tests.web.conftest import run_jobs
 
 
 @pytest.fixture
@@ -25,13 +25,6 @@ def configs(tmp_path, app):
     (root / "segment" / "broken.yaml").write_text("task: segment\nmodel: [")
     app.state.wb.settings.configs = root
     return root
-
-
-@pytest.fixture
-def browser(app, token):
-    with PageClient(app) as c:
-        c.login(token)
-        yield c
 
 
 def test_catalog_lists_every_task_with_its_registered_models_and_the_repository_configs():

@@ -15,7 +15,6 @@ from nnlab.engine.runs import RunDir
 from nnlab.web.views import rl as rl_view
 from tests.conftest import huge_png
 from tests.contracts.test_task_contract import TINY
-from tests.web.conftest import PageClient
 
 VAE = {**TINY["generate-vae"], "generate": {**TINY["generate-vae"]["generate"], "iw_samples": 0, "samples": 4}}
 DATES = {"task": "sequence", "sequence": {"mode": "seq2seq", "pairs": 200, "val_fraction": 0.1, "test_fraction": 0.1,
@@ -36,13 +35,6 @@ def trained(tmp_path_factory):
             done[task] = nnlab.fit({"name": task, "seed": 0, **CONFIGS[task]}, runs_root=root, progress=False)
         return done[task]
     return get
-
-
-@pytest.fixture
-def browser(app, token):
-    with PageClient(app) as c:
-        c.login(token)
-        yield c
 
 
 def finished_job(app, run) -> int:
