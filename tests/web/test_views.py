@@ -176,3 +176,17 @@ def test_job_files_serve_only_the_views_figures(app, browser, trained, path):
     job_id = finished_job(app, trained("generate"))
     assert browser.get(f"/jobs/{job_id}/files/{path}").status_code == 404
     assert browser.get(f"/jobs/{job_id}/files/samples/epoch_001.png").status_code == 200
+
+
+def test_the_api_infers_and_samples_with_a_token(app, client, anon, trained, tmp_path):
+    seg, seq = finished_job(app, trained("segment")), finished_job(app, trained("sequence"))
+    file = {"file": ("a.png", _png(tmp_path / "a.png").read_bytes(), "image/png")}
+    r = client.post(f"/api/jobs/{seg}/infer", files=file).json()
+    assert r["task"] == "segment" and r["image"] == "a.png" and abs(sum(r["fractions"].values()) - 1) < 1e-6
+    assert r["png"].startswith("data:image/png;base64,")
+    r = client.post(f"/api/jobs/{seq}/sample", json={"prompt": "3", "length": 7, "temperature": 0}).json()
+    assert r["prompt"] == "3" and len(r["sample"]) == 7
+    assert client.post(f"/api/jobs/{seq}/sample", json={"prompt": "3", "length": 10**6}).status_code == 422
+    wrong = client.post(f"/api/jobs/{seq}/infer", files=file)
+    assert wrong.status_code == 400 and "detection or segmentation" in wrong.json()["detail"]
+    assert anon.post(f"/api/jobs/{seq}/sample", json={"prompt": "3"}).status_code == 401
