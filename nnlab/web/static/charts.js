@@ -32,7 +32,9 @@ function makeChart(el, title, names, plugins) {
 }
 
 function columns(rows, names) {
-  return [rows.map(r => r.epoch)].concat(names.map(n => rows.map(r => (r[n] === undefined ? null : r[n]))));
+  // a missing or NaN value (e.g. a metric computed only on some epochs) is a gap, not a broken scale
+  const value = v => (typeof v === "number" && !Number.isNaN(v) ? v : null);
+  return [rows.map(r => r.epoch)].concat(names.map(n => rows.map(r => value(r[n]))));
 }
 
 const SKIP = ["epoch", "time", "lr"];
@@ -81,6 +83,7 @@ function jobCharts(jobId, rows, monitor, epochs, groups) {
     rows = rows.filter(r => r.epoch < row.epoch).concat([row]);
     best = bestEpoch(rows, monitor);
     redraw();
+    if (window.jobHooks && jobHooks.epoch) jobHooks.epoch(row);
   });
   source.addEventListener("status", e => {
     const s = JSON.parse(e.data), el = document.getElementById("status");
@@ -88,6 +91,7 @@ function jobCharts(jobId, rows, monitor, epochs, groups) {
     if (["completed", "stopped_early", "failed", "aborted"].includes(s.status)) {
       source.close();
       fetch(`/api/jobs/${jobId}`).then(r => r.json()).then(j => { document.getElementById("log").textContent = j.log; });
+      if (window.jobHooks && jobHooks.finished) jobHooks.finished(s.status);
     }
   });
 }

@@ -67,10 +67,12 @@ function sampleSlider(id) {
   const root = document.getElementById(id);
   if (!root) return;
   const slider = root.querySelector("input[type=range]"), img = root.querySelector("img.current");
-  const label = root.querySelector(".epoch"), srcs = JSON.parse(root.dataset.grids);
+  const label = root.querySelector(".epoch");
   slider.addEventListener("input", () => {
-    const [epoch, src] = srcs[slider.value];
-    img.src = src; label.textContent = epoch;
+    const [epoch, src] = JSON.parse(root.dataset.grids)[slider.value];
+    img.src = src; img.hidden = false; label.textContent = epoch;
+    const hint = document.getElementById("sample-hint");
+    if (hint) hint.remove();
   });
 }
 
@@ -85,4 +87,35 @@ function returnCurve(id, curve) {
                           [x].concat(names.map(n => curve[n])), el);
   el.dataset.series = names.length;
   return chart;
+}
+
+function taskViewHooks(jobId, waiting, samplesUrl) {
+  // live parts of a task's section: a new epoch's sample grid joins the strip and the slider; results that were
+  // waiting for the job to finish are drawn by one reload of the page (at most once per job and tab)
+  window.jobHooks = {
+    epoch: row => { if (samplesUrl) addSampleGrid(row.epoch, `${samplesUrl}/epoch_${String(row.epoch).padStart(3, "0")}.png`); },
+    finished: () => {
+      const key = `nnlab-reloaded-${jobId}`;
+      if (waiting && !sessionStorage.getItem(key)) { sessionStorage.setItem(key, "1"); location.reload(); }
+    },
+  };
+}
+
+function addSampleGrid(epoch, src, tries = 10) {
+  // the grid is written just after the epoch's metrics arrive: retry the image a few times
+  const strip = document.getElementById("sample-strip"), root = document.getElementById("sample-slider");
+  if (!strip || !root) return;
+  const probe = new Image();
+  probe.onload = () => {
+    const fig = document.createElement("figure");
+    fig.innerHTML = `<img src="${src}" alt="epoch ${epoch}"><figcaption>${epoch}</figcaption>`;
+    strip.appendChild(fig);
+    const grids = JSON.parse(root.dataset.grids).concat([[epoch, src]]);
+    root.dataset.grids = JSON.stringify(grids);
+    const slider = root.querySelector("input[type=range]");
+    slider.max = grids.length - 1; slider.value = grids.length - 1;
+    slider.dispatchEvent(new Event("input"));
+  };
+  probe.onerror = () => { if (tries > 0) setTimeout(() => addSampleGrid(epoch, src, tries - 1), 500); };
+  probe.src = src;
 }
