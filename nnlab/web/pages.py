@@ -214,7 +214,7 @@ async def job_sample(request: Request, job_id: Id) -> Response:
         return _job_page(request, job_id, 400, error="length must be a whole number and temperature a number",
                          sample_form=f)
     try:
-        result = sample_text(_wb(request).run_dir(job_id), f.get("prompt", ""), length, temperature)
+        result = await run_in_threadpool(sample_text, _wb(request).run_dir(job_id), f["prompt"], length, temperature)
     except UserError as e:
         return _job_page(request, job_id, 400, error=str(e), sample_form=f)
     return _job_page(request, job_id, sample=result, sample_form=f)
