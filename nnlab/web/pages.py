@@ -1,6 +1,7 @@
 """Server-rendered pages (Jinja2): datasets, new model, jobs, compare, inference, inspect, login."""
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from nnlab.errors import UserError
 from nnlab.explain.attribution import METHODS
 from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, csrf_guard, csrf_token, session, sign_session
-from nnlab.web.datasets import samples
+from nnlab.web.datasets import BOXES, box_preview, samples
 from nnlab.web.infer import IMAGE_TASKS, infer_image, sample_text
 from nnlab.web.inspect import explain_upload, inspect_image
 from nnlab.web.routes_api import Id, saved_uploads
@@ -113,6 +114,9 @@ def dataset_page(request: Request, ds_id: Id) -> Response:
     if gate := _gate(request):
         return gate
     row = _wb(request).dataset(ds_id)
+    if BOXES in row["classes"]:  # a box folder: its first images with their boxes drawn
+        preview = base64.b64encode(box_preview(Path(row["path"]))).decode()
+        return render(request, "dataset.html", ds=row, samples={}, boxes=f"data:image/png;base64,{preview}")
     return render(request, "dataset.html", ds=row, samples=samples(Path(row["path"])))
 
 

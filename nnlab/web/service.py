@@ -100,7 +100,7 @@ class Workbench:
 
     def add_folder(self, name: str, path: str) -> dict[str, Any]:
         folder = ds.confine(path, self.settings.allowed_roots)
-        counts = ds.class_counts(folder)
+        counts = ds.folder_counts(folder)
         return self.dataset(self.store.add_dataset(name or folder.name, str(folder), "folder", counts))
 
     def add_upload(self, name: str, upload: BinaryIO) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class Workbench:
         dest.rmdir()
         folder = ds.unpack_zip(upload, dest, self.settings.max_upload_bytes)
         try:
-            counts = ds.class_counts(folder)
+            counts = ds.folder_counts(folder)
         except UserError:
             shutil.rmtree(dest, ignore_errors=True)
             raise
@@ -162,7 +162,9 @@ class Workbench:
         """A job's validated config: overrides applied, the dataset's folder filled in, paths confined."""
         raw = cfgmod.apply_overrides(dict(config), list(overrides))
         if dataset_id is not None:
-            raw["data"] = {**raw.get("data", {}), "dataset": "folder", "path": self.dataset(dataset_id)["path"]}
+            row = self.dataset(dataset_id)
+            source = "boxes" if ds.BOXES in (row["classes"] or {}) else "folder"  # detection reads box folders
+            raw["data"] = {**raw.get("data", {}), "dataset": source, "path": row["path"]}
         raw["name"] = name or raw.get("name") or None  # the name given wins over a ready config's
         cfg = cfgmod.from_dict(raw)
         if not re.fullmatch(r"\w[\w.-]{0,99}", cfg.run_name):

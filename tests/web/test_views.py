@@ -51,7 +51,7 @@ def finished_job(app, run) -> int:
 
 def _figures(browser, html: str, job_id: int) -> list[str]:
     """Every run figure the page links, each fetched (so each must exist and be an image)."""
-    urls = sorted(set(re.findall(rf'/jobs/{job_id}/files/[\w/.-]+', html)))
+    urls = sorted(set(re.findall(rf'/jobs/{job_id}/files/[\w/.-]+\.(?:png|gif)', html)))
     for url in urls:
         r = browser.get(url)
         assert r.status_code == 200 and r.headers["content-type"] in ("image/png", "image/gif"), url

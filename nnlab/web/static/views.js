@@ -51,7 +51,12 @@ function taskChoices(catalog) {
       const names = Object.keys(entry.configs);
       if (names.length) { preset.value = names[0]; applyPreset(entry.configs[names[0]], t); }
     }
-    if (!first && !IMAGE_FOLDER_TASKS.includes(t)) setField("dataset", "");
+    const dataset = document.getElementById("dataset"), chosen = dataset.options[dataset.selectedIndex];
+    const fits = o => (t === "detect" ? o.dataset.kind === "boxes" : IMAGE_FOLDER_TASKS.includes(t) && o.dataset.kind === "images");
+    if (!first && chosen && chosen.value && !fits(chosen)) {  // box folders train detectors, image folders the rest
+      const other = [...dataset.options].find(o => o.value && fits(o));
+      dataset.value = other ? other.value : "";
+    }
     model.dispatchEvent(new Event("change"));
   };
   task.addEventListener("change", () => onTask(false));
