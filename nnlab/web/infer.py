@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import nnlab
-from nnlab.engine.runs import read_meta
+from nnlab.api import read_meta
 from nnlab.errors import UserError
 
 IMAGE_TASKS = ("detect", "segment")  # classification has its own page section (top-k, folders)

@@ -5,8 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from nnlab.engine.checkpoint import write_json
-from nnlab.engine.runs import RunDir, read_meta
+from nnlab.api import RunDir, read_meta
 from nnlab.errors import UserError
 from nnlab.registry import Registry
 
@@ -40,9 +39,10 @@ def view_for(task: str) -> TaskView:
     return VIEWS.build(task) if task in VIEWS else TaskView()
 
 
-def figure(run: RunDir, kind: str, name: str) -> str:
-    """The page's URL part for a figure in one of the run's folders (``FILE_KINDS``)."""
-    assert kind in FILE_KINDS and Path(name).name == name
+def figure(kind: str, name: str) -> str:
+    """The page's URL part (``/jobs/ID/files/`` + this) for a file in one of the run's folders (``FILE_KINDS``)."""
+    if kind not in FILE_KINDS or Path(name).name != name:
+        raise ValueError(f"not a figure a page may show: {kind}/{name}")
     return f"{kind}/{name}"
 
 
@@ -58,7 +58,10 @@ def cached(run: RunDir, name: str, compute: Callable[[], dict[str, Any]]) -> dic
         if saved.get("stamp") == stamp:
             return saved["data"]
     data = compute()
-    write_json(path, {"stamp": stamp, "data": data})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"stamp": stamp, "data": data}, default=str))
+    tmp.replace(path)  # atomic: a page loaded meanwhile reads the old cache or the new one
     return data
 
 

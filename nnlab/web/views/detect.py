@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.data.boxes.draw import draw_boxes
-from nnlab.engine.runs import RunDir
+from nnlab.api import RunDir
 from nnlab.inference import evaluation
 from nnlab.web.views.base import VIEWS, TaskView, figure
 
@@ -33,10 +33,10 @@ class DetectView(TaskView):
             draw_boxes(test.images[i], truth["boxes"], truth["labels"], classes).save(run.web / names[0])
             draw_boxes(test.images[i], pred["boxes"][keep], pred["labels"][keep], classes,
                        pred["scores"][keep]).save(run.web / names[1])
-            pairs.append({"file": Path(test.files[i]).name, "truth": figure(run, "web", names[0]),
-                          "predicted": figure(run, "web", names[1]), "objects": len(truth["boxes"]),
+            pairs.append({"file": Path(test.files[i]).name, "truth": figure("web", names[0]),
+                          "predicted": figure("web", names[1]), "objects": len(truth["boxes"]),
                           "found": int(keep.sum())})
         return {"metrics": {k: result[k] for k in ("mAP", "mAP50", "mAP75") if k in result},
                 "count": result.get("count"), "table_header": result["table_header"], "table": result["table"],
-                "per_class": result["per_class"], "pr": figure(run, "eval", Path(result["pr_png"]).name),
+                "per_class": result["per_class"], "pr": figure("eval", Path(result["pr_png"]).name),
                 "images": pairs, "min_score": MIN_SCORE}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnlab.engine.runs import RunDir
+from nnlab.api import RunDir
 from nnlab.web.views.base import VIEWS, TaskView, figure
 
 
@@ -15,5 +15,5 @@ class GenerateView(TaskView):
     template = "views/generate.html"
 
     def live(self, run: RunDir, meta: dict[str, Any]) -> dict[str, Any]:
-        grids = [(int(p.stem.split("_")[1]), figure(run, "samples", p.name)) for p in run.sample_grids()]
+        grids = [(int(p.stem.split("_")[1]), figure("samples", p.name)) for p in run.sample_grids()]
         return {"grids": grids, "model": meta.get("model")}

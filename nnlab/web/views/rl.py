@@ -7,7 +7,7 @@ import importlib.util
 import math
 from typing import Any
 
-from nnlab.engine.runs import RunDir
+from nnlab.api import RunDir
 from nnlab.errors import UserError
 from nnlab.inference import play
 from nnlab.web.views.base import VIEWS, TaskView, figure
@@ -49,4 +49,4 @@ class RLView(TaskView):
             raise UserError(f"the policy GIF needs pygame, which is not installed here: {RENDER_HINT}")
         run.web.mkdir(parents=True, exist_ok=True)
         (episode,) = play(run.path, episodes=1, seed=0, gif=run.web / "policy.gif")
-        return {"gif": figure(run, "web", "policy.gif"), "return": episode["return"], "length": episode["length"]}
+        return {"gif": figure("web", "policy.gif"), "return": episode["return"], "length": episode["length"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nnlab.engine.runs import RunDir
+from nnlab.api import RunDir
 from nnlab.inference import evaluate
 from nnlab.web.views.base import VIEWS, TaskView, figure
 
@@ -24,4 +24,4 @@ class SegmentView(TaskView):
         overlays = result.get("overlays_png")
         return {"metrics": {k: result[k] for k in METRICS if k in result}, "count": result.get("count"),
                 "per_class": result["per_class"],
-                "overlays": figure(run, "eval", Path(overlays).name) if overlays else None}
+                "overlays": figure("eval", Path(overlays).name) if overlays else None}

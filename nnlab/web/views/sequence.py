@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnlab.engine.runs import RunDir
+from nnlab.api import RunDir
 from nnlab.web.views.base import VIEWS, TaskView
 
 
