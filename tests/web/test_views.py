@@ -190,3 +190,11 @@ def test_the_api_infers_and_samples_with_a_token(app, client, anon, trained, tmp
     wrong = client.post(f"/api/jobs/{seq}/infer", files=file)
     assert wrong.status_code == 400 and "detection or segmentation" in wrong.json()["detail"]
     assert anon.post(f"/api/jobs/{seq}/sample", json={"prompt": "3"}).status_code == 401
+
+
+def test_nan_metrics_reach_the_api_and_the_live_stream_as_null(app, client, trained):
+    job_id = finished_job(app, trained("rl"))  # its second epoch finished no episode: episode_return is NaN
+    rows = client.get(f"/api/jobs/{job_id}/metrics").json()
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["episode_return"] is None
+    events = client.get(f"/api/jobs/{job_id}/events").text
+    assert events.count("event: metrics") == 2 and "NaN" not in events
