@@ -106,21 +106,27 @@ function taskViewHooks(jobId, waiting, samplesUrl) {
   };
 }
 
-function addSampleGrid(epoch, src, tries = 10) {
-  // the grid is written just after the epoch's metrics arrive: retry the image a few times
+function addSampleGrid(epoch, src, delay = 500) {
+  // the grid is written just after the epoch's metrics arrive (later on a busy machine): retry the image,
+  // waiting longer each time; grids that arrive out of order still take their epoch's place
   const strip = document.getElementById("sample-strip"), root = document.getElementById("sample-slider");
   if (!strip || !root) return;
   const probe = new Image();
   probe.onload = () => {
-    const fig = document.createElement("figure");
-    fig.innerHTML = `<img src="${src}" alt="epoch ${epoch}"><figcaption>${epoch}</figcaption>`;
-    strip.appendChild(fig);
-    const grids = JSON.parse(root.dataset.grids).concat([[epoch, src]]);
+    const grids = JSON.parse(root.dataset.grids);
+    if (grids.some(([e]) => e === epoch)) return;
+    grids.push([epoch, src]);
+    grids.sort((a, b) => a[0] - b[0]);
     root.dataset.grids = JSON.stringify(grids);
+    const fig = document.createElement("figure");
+    fig.dataset.epoch = epoch;
+    fig.innerHTML = `<img src="${src}" alt="epoch ${epoch}"><figcaption>${epoch}</figcaption>`;
+    const later = [...strip.children].find(f => Number(f.dataset.epoch) > epoch);
+    strip.insertBefore(fig, later || null);
     const slider = root.querySelector("input[type=range]");
-    slider.max = grids.length - 1; slider.value = grids.length - 1;
+    slider.max = grids.length - 1; slider.value = grids.length - 1;  // the newest grid
     slider.dispatchEvent(new Event("input"));
   };
-  probe.onerror = () => { if (tries > 0) setTimeout(() => addSampleGrid(epoch, src, tries - 1), 500); };
+  probe.onerror = () => { if (delay < 60000) setTimeout(() => addSampleGrid(epoch, src, delay * 1.5), delay); };
   probe.src = src;
 }

@@ -16,12 +16,14 @@ LIVE_CHARTS = {"chart-loss": ["loss", "val_loss"], "chart-acc": ["acc", "val_acc
 class TaskView:
     """The job page's section for one task. ``charts``: chart id -> the metrics it draws (every other logged
     metric goes to one more chart); ``template``: the section (``templates/views/``), None for none;
-    ``infers``: the Infer page takes an uploaded image for this task."""
+    ``infers``: the Infer page takes an uploaded image for this task; ``after_training``: the section has more
+    to show once the job has finished (an open page reloads itself then)."""
 
     task: ClassVar[str] = ""
     charts: ClassVar[dict[str, list[str]]] = LIVE_CHARTS
     template: ClassVar[str | None] = None
     infers: ClassVar[bool] = False
+    after_training: ClassVar[bool] = True
 
     def results(self, run: RunDir, meta: dict[str, Any]) -> dict[str, Any]:
         """Figures and tables of the trained run (evaluated once per checkpoint, see ``cached``)."""
@@ -71,6 +73,7 @@ def section(job: dict[str, Any], finished: bool) -> dict[str, Any]:
     task = (job["config"] or {}).get("task", "classify")
     view = view_for(task)
     out: dict[str, Any] = {"task": task, "charts": view.charts, "template": view.template, "infers": view.infers,
+                           "after_training": view.after_training,
                            "live": {}, "results": None, "error": None}
     if not job.get("run_dir") or not RunDir(job["run_dir"]).meta.is_file():
         return out

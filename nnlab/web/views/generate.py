@@ -13,6 +13,7 @@ class GenerateView(TaskView):
     task = "generate"
     charts = {"chart-loss": ["loss", "val_loss"], "chart-lr": ["lr"]}
     template = "views/generate.html"
+    after_training = False  # its grids arrive live, epoch by epoch
 
     def live(self, run: RunDir, meta: dict[str, Any]) -> dict[str, Any]:
         grids = [(int(p.stem.split("_")[1]), figure("samples", p.name)) for p in run.sample_grids()]
