@@ -90,14 +90,19 @@ def optim_steps_per_epoch(cfg: Config, batches: int) -> int:
     return -(-batches // cfg.train.accumulate)
 
 
-def lr_preview(config: Config | str | Path | dict, overrides: Sequence[str] = ()) -> tuple[Config, list[float], int]:
+def lr_preview(config: Config | str | Path | dict, overrides: Sequence[str] = (),
+               steps_per_epoch: int | None = None) -> tuple[Config, list[float], int]:
     """The config, the learning rate of every optimizer step of its run (before training) and the steps per
-    epoch (the training split is read only for per-step schedules)."""
+    epoch (the training split is read only for per-step schedules, unless ``steps_per_epoch`` is known)."""
     cfg, _ = _resolve_config(config, overrides, None, None)
     task = validate(cfg)
     per_epoch = 1
-    if cfg.optim.schedule.per_step:
-        per_epoch = optim_steps_per_epoch(cfg, len(task.loader(task.load_data(progress=False), "train", True)))
+    if cfg.optim.schedule.per_step and steps_per_epoch:
+        per_epoch = steps_per_epoch
+    elif cfg.optim.schedule.per_step:
+        data = task.load_data(progress=False)
+        task.setup(task.build_model(data.info), data.info)  # a task's loader may need its runtime parts
+        per_epoch = optim_steps_per_epoch(cfg, len(task.loader(data, "train", True)))
     lr = cfg.optim.lr or OPTIMIZERS[cfg.optim.name].lr
     s = cfg.optim.schedule
     return cfg, lr_curve(s.name, lr, cfg.train.epochs, per_epoch, s.per_step, **s.args), per_epoch
@@ -188,6 +193,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
             model.compile()
         callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
         callbacks += [cb.Checkpoint(run, t.checkpoint.interval, t.checkpoint.keep_last), cb.CSVLogger(run.metrics)]
+        callbacks += task.callbacks(run)
         if t.early_stopping.patience is not None:
             callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
         if t.tensorboard:

@@ -99,6 +99,7 @@ class GenerateConfig:
     binarize: float | None = None  # threshold in (0, 1): pixels become 0/1 (Bernoulli data); None: keep grey
     noise_std: float = 0.0  # denoising: Gaussian noise on the inputs in training, the clean image as target
     samples: int = 16  # images in the reconstruction / sample grids nnlab eval writes
+    epoch_samples: bool = True  # vae, gan, pixelcnn: a grid of samples after each epoch (samples/epoch_NNN.png)
     beta: float = 1.0  # vae: weight of the KL term (1: the ELBO; beta-VAE otherwise)
     iw_samples: int = 100  # vae: k of the importance-weighted bound on -log p(x) (0: skip it)
     iw_images: int | None = 1000  # vae: images per evaluated split that get the k-sample bound (None: all)

@@ -58,6 +58,13 @@ def evaluate(run_dir: str | Path, split: str = "test", weights: str = "best",
              progress: bool = False) -> dict[str, Any]:
     """The task's metrics on a split, through the same evaluation loop ``fit`` uses (so ``nnlab eval`` on the
     test split reproduces the test metrics the run saved), plus the task's report (tables, figures)."""
+    return evaluation(run_dir, split, weights, progress)[0]
+
+
+def evaluation(run_dir: str | Path, split: str = "test", weights: str = "best",
+               progress: bool = False) -> tuple[dict[str, Any], Any, TaskData]:
+    """``evaluate``'s result with the task's evaluator that produced it and the run's data (for views that
+    show per-image results, e.g. the workbench's detections beside their ground truth)."""
     run = load_run(run_dir, weights)
     data = run_data(run.dir, run.config, progress)
     evaluator = run.task.evaluator()
@@ -68,7 +75,7 @@ def evaluate(run_dir: str | Path, split: str = "test", weights: str = "best",
     result = {"task": run.config.task, "split": split, **metrics,
               **run.task.report(evaluator, run.meta, out_dir, split, f"{run.dir.name} · {split}")}
     checkpoint.write_json(out_dir / f"{split}.json", result)
-    return result
+    return result, evaluator, data
 
 
 class _Collect(ClassifyEvaluator):

@@ -2,9 +2,10 @@
 
 This module owns the layout; every other module asks ``RunDir`` for a path instead of spelling file names:
 ``config.yaml`` (resolved), ``meta.json`` (task, status, best metric, what the task needs to rebuild its model),
-``metrics.csv``, ``checkpoints/`` (``last.pt``, ``best.pt``, ``epoch-N.pt``), ``eval/``, ``tensorboard/`` and
-``subset.npz`` (the training samples of a run trained on a subset) and, while a process trains in it,
-``train.lock`` (see ``RunLock``).
+``metrics.csv``, ``checkpoints/`` (``last.pt``, ``best.pt``, ``epoch-N.pt``), ``eval/``, ``tensorboard/``,
+``samples/`` (``epoch_NNN.png``: a generative run's samples after each epoch), ``web/`` (figures the workbench
+drew for this run), ``subset.npz`` (the training samples of a run trained on a subset) and, while a process
+trains in it, ``train.lock`` (see ``RunLock``).
 """
 from __future__ import annotations
 
@@ -68,6 +69,22 @@ class RunDir:
     @property
     def subset(self) -> Path:
         return self.path / "subset.npz"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    def sample_grid(self, epoch: int) -> Path:
+        """The grid of samples drawn after ``epoch`` (``samples/epoch_NNN.png``)."""
+        return self.samples / f"epoch_{epoch:03d}.png"
+
+    def sample_grids(self) -> list[Path]:
+        """The per-epoch sample grids, oldest first."""
+        return sorted(self.samples.glob("epoch_*.png"), key=lambda p: int(p.stem.split("_")[1]))
+
+    @property
+    def web(self) -> Path:
+        return self.path / "web"
 
     def checkpoint(self, weights: str) -> Path:
         """``best``, ``last`` or ``epoch-N`` as a checkpoint path."""

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from nnlab.config import Config
+from nnlab.engine.callbacks import Callback
+from nnlab.engine.runs import RunDir
 from nnlab.engine.trainer import Evaluator, Loader, Logs, StepFn
 from nnlab.errors import ConfigError, UserError
 from nnlab.models import transfer
@@ -90,6 +92,10 @@ class Task(ABC):
         """The parts of the model each optimizer trains, by optimizer name (one for most tasks; a GAN has a
         generator's and a discriminator's). Each gets the configured optimizer and schedule."""
         return {"main": model}
+
+    def callbacks(self, run: RunDir) -> list[Callback]:
+        """Callbacks the task adds to its training runs (the generate task's per-epoch sample grids); none here."""
+        return []
 
     def learns_without_loop(self, model: nn.Module) -> bool:
         """True for models that learn without a training loop (kNN memorizes): no optimizer, no epochs."""

@@ -1,6 +1,8 @@
-"""Datasets for the workbench: image folders confined to allowed roots, or uploaded zips unpacked safely."""
+"""Datasets for the workbench: image folders (one subfolder per class) or box folders (VOC / COCO / YOLO / KITTI
+labels, for detection) confined to allowed roots, or uploaded zips unpacked safely."""
 from __future__ import annotations
 
+import io
 import shutil
 import zipfile
 from pathlib import Path
@@ -8,7 +10,9 @@ from typing import BinaryIO, Sequence
 
 from nnlab.data.folder import scan, split_folders
 from nnlab.data.imageio import IMAGE_SUFFIXES
-from nnlab.errors import UserError
+from nnlab.errors import DataError, UserError
+
+BOXES = "boxes"  # the key of a box dataset's counts (boxes per class); image folders count images per split
 
 
 class PathError(UserError):
@@ -38,6 +42,39 @@ def class_counts(path: Path) -> dict[str, dict[str, int]]:
         for _, index in items:
             counts[split][classes[index]] += 1
     return counts
+
+
+def folder_counts(path: Path) -> dict[str, dict[str, int]]:
+    """A box folder's ``{"boxes": {class: boxes}}`` when it holds box labels, else ``class_counts``."""
+    from nnlab.data.boxes import detect, read
+
+    try:
+        detect(path)
+    except DataError:
+        return class_counts(path)
+    boxes = read(path)
+    counts = {name: 0 for name in boxes.classes}
+    for record in boxes.records:
+        confine(record.source or path / record.file, [path])  # labels may not point at images elsewhere
+        for name in record.names:
+            counts[name] += 1
+    return {BOXES: counts}
+
+
+def box_preview(path: Path, n: int = 12, size: int = 160) -> bytes:
+    """A PNG of the folder's first ``n`` labelled images (resized to ``size``) with their boxes drawn."""
+    from nnlab.data.boxes import BoxSet, read
+    from nnlab.data.boxes.dataset import from_boxset
+    from nnlab.data.boxes.draw import box_grid
+
+    boxes = read(path)
+    first = BoxSet(boxes.records[:n], boxes.classes)
+    for record in first.records:
+        confine(record.source or path / record.file, [path])
+    shown = from_boxset(first, (size, size))
+    out = io.BytesIO()
+    box_grid(shown.images, shown.targets, boxes.classes, n=n).save(out, format="PNG")
+    return out.getvalue()
 
 
 def samples(path: Path, per_class: int = 4) -> dict[str, list[str]]:

@@ -1,20 +1,25 @@
 """Server-rendered pages (Jinja2): datasets, new model, jobs, compare, inference, inspect, login."""
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from nnlab.errors import UserError
 from nnlab.explain.attribution import METHODS
 from nnlab.web.auth import COOKIE, SESSION_SECONDS, authenticated, csrf_guard, csrf_token, session, sign_session
-from nnlab.web.datasets import samples
+from nnlab.web.datasets import BOXES, box_preview, samples
+from nnlab.web.infer import IMAGE_TASKS, infer_image, sample_text
 from nnlab.web.inspect import explain_upload, inspect_image
 from nnlab.web.routes_api import Id, saved_uploads
 from nnlab.web.service import Workbench
+from nnlab.web.store import FINISHED
+from nnlab.web.views import section
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 NEW_MODEL_FIELDS = [("model.name", "model"), ("optim.name", "optim"), ("optim.schedule.name", "schedule"),
@@ -109,6 +114,9 @@ def dataset_page(request: Request, ds_id: Id) -> Response:
     if gate := _gate(request):
         return gate
     row = _wb(request).dataset(ds_id)
+    if BOXES in row["classes"]:  # a box folder: its first images with their boxes drawn
+        preview = base64.b64encode(box_preview(Path(row["path"]))).decode()
+        return render(request, "dataset.html", ds=row, samples={}, boxes=f"data:image/png;base64,{preview}")
     return render(request, "dataset.html", ds=row, samples=samples(Path(row["path"])))
 
 
@@ -132,10 +140,14 @@ def new_model_page(request: Request, clone: int | None = None) -> Response:
 
 
 def _form_job(w: Workbench, f: dict[str, str]) -> tuple[dict[str, Any], list[str], int | None]:
-    """The New-model form as (base config, overrides, dataset id)."""
-    overrides = [f"{key}={f[field]}" for key, field in NEW_MODEL_FIELDS if f.get(field)]
+    """The New-model form as (base config: a ready config, the cloned job's or none; overrides; dataset id)."""
+    overrides = [f"task={f['task']}"] if f.get("task") else []
+    overrides += [f"{key}={f[field]}" for key, field in NEW_MODEL_FIELDS if f.get(field)]
     overrides += [line.strip() for line in f.get("overrides", "").splitlines() if line.strip()]
-    base = w.job(int(f["clone"]))["config"] if f.get("clone", "").isdigit() else {}
+    if f.get("preset"):  # a ready config (configs/<task>/*.yaml) under the form's settings
+        base = w.preset(f["preset"])
+    else:
+        base = w.job(int(f["clone"]))["config"] if f.get("clone", "").isdigit() else {}
     return base, overrides, int(f["dataset_id"]) if f.get("dataset_id", "").isdigit() else None
 
 
@@ -150,7 +162,8 @@ async def new_model_lr_preview(request: Request) -> Response:
         return gate
     w = _wb(request)
     try:
-        return JSONResponse(w.lr_preview(*_form_job(w, await _form(request))))
+        job = _form_job(w, await _form(request))
+        return JSONResponse(await run_in_threadpool(w.lr_preview, *job))  # may read data: off the event loop
     except UserError as e:
         return JSONResponse({"detail": str(e)}, status_code=400)
 
@@ -177,7 +190,38 @@ def jobs_page(request: Request) -> Response:
 
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: Id) -> Response:
-    return _gate(request) or render(request, "job.html", job=_wb(request).job_view(job_id))
+    return _gate(request) or _job_page(request, job_id)
+
+
+def _job_page(request: Request, job_id: int, status: int = 200, **extra: Any) -> HTMLResponse:
+    """The job with its task's section (charts, figures and tables of the trained run, forms)."""
+    job = _wb(request).job_view(job_id)
+    return render(request, "job.html", status, job=job, view=section(job, job["status"] in FINISHED), **extra)
+
+
+@router.get("/jobs/{job_id}/files/{kind}/{name}")
+def job_file(request: Request, job_id: Id, kind: str, name: str) -> Response:
+    """A figure of the job's run (sample grids, the views' drawings, eval plots): PNG / GIF files only."""
+    return _gate(request) or FileResponse(_wb(request).job_file(job_id, kind, name))
+
+
+@router.post("/jobs/{job_id}/sample")
+async def job_sample(request: Request, job_id: Id) -> Response:
+    """Text from a sequence job: a prompt continued (length, temperature) or translated line by line."""
+    if gate := _gate(request, True):
+        return gate
+    f = await _form(request)
+    f["prompt"] = str((await request.form()).get("prompt", ""))  # as typed: trailing spaces are part of a prompt
+    try:
+        length, temperature = int(f.get("length") or 200), float(f.get("temperature") or 0.8)
+    except ValueError:
+        return _job_page(request, job_id, 400, error="length must be a whole number and temperature a number",
+                         sample_form=f)
+    try:
+        result = await run_in_threadpool(sample_text, _wb(request).run_dir(job_id), f["prompt"], length, temperature)
+    except UserError as e:
+        return _job_page(request, job_id, 400, error=str(e), sample_form=f)
+    return _job_page(request, job_id, sample=result, sample_form=f)
 
 
 @router.get("/compare")
@@ -189,19 +233,32 @@ def compare_page(request: Request, ids: str = "") -> Response:
 
 
 # ---------------------------------------------------------------------------------------------- inference
+def _task(job: dict[str, Any]) -> str:
+    return (job["config"] or {}).get("task", "classify")
+
+
 @router.get("/jobs/{job_id}/infer")
 def infer_page(request: Request, job_id: Id) -> Response:
-    return _gate(request) or render(request, "infer.html", job=_wb(request).job(job_id))
+    if gate := _gate(request):
+        return gate
+    job = _wb(request).job(job_id)
+    return render(request, "infer.html", job=job, task=_task(job))
 
 
 @router.post("/jobs/{job_id}/infer/image")
-def infer_image(request: Request, job_id: Id, file: UploadFile = File(...)) -> Response:
+def infer_upload(request: Request, job_id: Id, file: UploadFile = File(...)) -> Response:
+    """An uploaded image: top-5 classes (classification), boxes drawn (detection) or an overlay (segmentation)."""
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
+    job, name = w.job(job_id), file.filename or "upload"
+    task = _task(job)
     with saved_uploads(w, file) as paths:
-        result = w.classify(job_id, paths, 5, [file.filename or "upload"])[0]
-    return render(request, "infer.html", job=w.job(job_id), single=result, filename=file.filename)
+        if task in IMAGE_TASKS:
+            found = infer_image(w.run_dir(job_id), paths[0], name)
+            return render(request, "infer.html", job=job, task=task, found=found, filename=file.filename)
+        result = w.classify(job_id, paths, 5, [name])[0]
+    return render(request, "infer.html", job=job, task=task, single=result, filename=file.filename)
 
 
 @router.post("/jobs/{job_id}/infer/folder")
@@ -209,7 +266,8 @@ def infer_folder(request: Request, job_id: Id, path: str = Form(...)) -> Respons
     if gate := _gate(request, True):
         return gate
     w = _wb(request)
-    return render(request, "infer.html", job=w.job(job_id), many=w.classify_folder(job_id, path), path=path)
+    return render(request, "infer.html", job=w.job(job_id), task="classify", many=w.classify_folder(job_id, path),
+                  path=path)
 
 
 @router.get("/jobs/{job_id}/inspect")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from nnlab.api import RunDir
 from nnlab.web.auth import require_read, require_write
 from nnlab.web.datasets import samples
+from nnlab.web.infer import MAX_LENGTH, MAX_PROMPT, MAX_TEMPERATURE, infer_image, sample_text
 from nnlab.web.inspect import inspect_image
 from nnlab.errors import UserError
 from nnlab.web.service import Workbench, confusion_report
@@ -43,6 +44,13 @@ class NewJob(BaseModel):
 
 class Clone(BaseModel):
     overrides: list[str] = Field(default_factory=list)
+
+
+class TextQuery(BaseModel):
+    prompt: str = Field(..., min_length=1, max_length=MAX_PROMPT, description="a prompt, or lines to translate")
+    length: int = Field(200, ge=1, le=MAX_LENGTH, description="characters a language model adds")
+    temperature: float = Field(0.8, ge=0, le=MAX_TEMPERATURE, description="0: the most likely character each step")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
 class FolderQuery(BaseModel):
@@ -75,9 +83,10 @@ def _save_upload(upload: UploadFile, stem: Path, limit: int) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- catalog
-@router.get("/catalog", dependencies=read, summary="registered networks and optimizers with their options")
-def catalog() -> dict[str, Any]:
-    return Workbench.catalog()
+@router.get("/catalog", dependencies=read,
+            summary="every task's registered models and ready configs, the optimizers and schedules with their options")
+def catalog(request: Request) -> dict[str, Any]:
+    return wb(request).catalog()
 
 
 @router.post("/lr-preview", dependencies=read, summary="the learning rate over the run a job config would train")
@@ -246,3 +255,19 @@ def inspect(job_id: Id, request: Request, file: UploadFile = File(...)) -> dict[
     run_dir = w.run_dir(job_id)
     with saved_uploads(w, file) as [path]:
         return inspect_image(run_dir, path)
+
+
+@router.post("/jobs/{job_id}/infer", dependencies=write,
+             summary="one uploaded image through a detection job (boxes) or a segmentation job (class shares); "
+                     "the drawn result as a PNG data URL")
+def infer(job_id: Id, request: Request, file: UploadFile = File(...)) -> dict[str, Any]:
+    w = wb(request)
+    run_dir = w.run_dir(job_id)
+    with saved_uploads(w, file) as [path]:
+        return infer_image(run_dir, path, file.filename or "upload")
+
+
+@router.post("/jobs/{job_id}/sample", dependencies=write,
+             summary="text from a sequence job: a language model continues the prompt, seq2seq translates each line")
+def sample(job_id: Id, body: TextQuery, request: Request) -> dict[str, Any]:
+    return sample_text(wb(request).run_dir(job_id), body.prompt, body.length, body.temperature, body.seed)

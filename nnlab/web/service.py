@@ -1,6 +1,7 @@
 """What the REST API and the pages both do: the workbench's operations over the store and the public API."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,9 +17,10 @@ from nnlab import config as cfgmod
 from nnlab.api import RunDir, lr_preview, monitor_of, read_meta, validate
 from nnlab.data.folder import within
 from nnlab.errors import UserError
-from nnlab.models import DATA_ARGS, MODELS
-from nnlab.optim import OPTIMIZERS, SCHEDULES
+from nnlab.web import catalog as cat
 from nnlab.web import datasets as ds
+from nnlab.web.infer import named_errors
+from nnlab.web.views.base import FILE_KINDS
 from nnlab.web.jobs import Scheduler, job_root, log_tail
 from nnlab.web.store import FINISHED, RESUMABLE, Store
 
@@ -40,11 +42,13 @@ class Settings:
     concurrency: int = 1
     anonymous_read: bool = False
     scheduler: bool = True  # start the job scheduler with the app (tests may drive it by hand)
+    configs: Path | None = None  # the ready configs (<task>/*.yaml) New model offers; default: catalog.default_configs
 
     def __post_init__(self) -> None:
         self.runs = Path(self.runs).resolve()
         self.db_url = self.db_url or f"sqlite:///{self.runs / 'web' / 'workbench.db'}"
         self.allowed_roots = [Path(r).resolve() for r in self.allowed_roots] or [Path.cwd().resolve()]
+        self.configs = Path(self.configs).resolve() if self.configs else cat.default_configs()
 
     @property
     def uploads(self) -> Path:
@@ -75,15 +79,17 @@ class Workbench:
         self.store = open_store(settings)  # first: a database that cannot be opened leaves no folder behind
         private_dir(settings.runs / "web")  # uploads, job runs and logs, the default database: the server's only
         self.scheduler = Scheduler(self.store, settings.db_url, settings.runs, settings.concurrency)
+        self._steps: dict[str, int] = {}  # lr preview: optimizer steps per epoch by data setup
 
     # ------------------------------------------------------------------ catalog
-    @staticmethod
-    def catalog() -> dict[str, Any]:
-        """Every registered network, optimizer and lr schedule with its options (the UI shows whatever is registered)."""
-        models = {n: {k: _default(p) for k, p in MODELS.options(n, exclude=DATA_ARGS).items()} for n in MODELS.names()}
-        optims = {n: {"lr": e.lr, "rule": e.rule, "defaults": e.defaults} for n, e in OPTIMIZERS.items()}
-        schedules = {n: e.formula for n, e in SCHEDULES.items()}
-        return {"models": models, "optimizers": optims, "schedules": schedules}
+    def catalog(self) -> dict[str, Any]:
+        """Every task with its registered models and ready configs, every optimizer and lr schedule with its
+        options (the UI shows whatever is registered)."""
+        return cat.catalog(self.settings.configs)
+
+    def preset(self, name: str) -> dict[str, Any]:
+        """A ready config (``<task>/<file>.yaml`` as the catalog lists it) as raw sections."""
+        return cat.preset(self.settings.configs, name)
 
     # ------------------------------------------------------------------ datasets
     def dataset(self, ds_id: int) -> dict[str, Any]:
@@ -94,7 +100,7 @@ class Workbench:
 
     def add_folder(self, name: str, path: str) -> dict[str, Any]:
         folder = ds.confine(path, self.settings.allowed_roots)
-        counts = ds.class_counts(folder)
+        counts = ds.folder_counts(folder)
         return self.dataset(self.store.add_dataset(name or folder.name, str(folder), "folder", counts))
 
     def add_upload(self, name: str, upload: BinaryIO) -> dict[str, Any]:
@@ -103,7 +109,7 @@ class Workbench:
         dest.rmdir()
         folder = ds.unpack_zip(upload, dest, self.settings.max_upload_bytes)
         try:
-            counts = ds.class_counts(folder)
+            counts = ds.folder_counts(folder)
         except UserError:
             shutil.rmtree(dest, ignore_errors=True)
             raise
@@ -139,8 +145,14 @@ class Workbench:
 
     def lr_preview(self, config: dict[str, Any], overrides: Sequence[str] = (), dataset_id: int | None = None,
                    points: int = 400) -> dict[str, Any]:
-        """The learning rate over the run a config would train (at most ``points`` samples), x in epochs."""
-        cfg, lrs, _ = lr_preview(cfgmod.to_dict(self.resolve("", config, overrides, dataset_id)))
+        """The learning rate over the run a config would train (at most ``points`` samples), x in epochs. The steps
+        per epoch of a per-step schedule are remembered per data setup (reading detection scenes takes seconds)."""
+        raw = cfgmod.to_dict(self.resolve("", config, overrides, dataset_id))
+        key = json.dumps({**{k: v for k, v in raw.items() if k not in ("optim", "name")},
+                          "train": {**raw["train"], "epochs": None}}, sort_keys=True, default=str)
+        cfg, lrs, per_epoch = lr_preview(raw, steps_per_epoch=self._steps.get(key))
+        if cfg.optim.schedule.per_step:
+            self._steps[key] = per_epoch
         stride = max(1, -(-len(lrs) // points))
         return {"epoch": [i / len(lrs) * cfg.train.epochs for i in range(0, len(lrs), stride)],
                 "lr": lrs[::stride], "schedule": cfg.optim.schedule.name}
@@ -150,8 +162,10 @@ class Workbench:
         """A job's validated config: overrides applied, the dataset's folder filled in, paths confined."""
         raw = cfgmod.apply_overrides(dict(config), list(overrides))
         if dataset_id is not None:
-            raw["data"] = {**raw.get("data", {}), "dataset": "folder", "path": self.dataset(dataset_id)["path"]}
-        raw["name"] = raw.get("name") or name or None
+            row = self.dataset(dataset_id)
+            source = "boxes" if ds.BOXES in (row["classes"] or {}) else "folder"  # detection reads box folders
+            raw["data"] = {**raw.get("data", {}), "dataset": source, "path": row["path"]}
+        raw["name"] = name or raw.get("name") or None  # the name given wins over a ready config's
         cfg = cfgmod.from_dict(raw)
         if not re.fullmatch(r"\w[\w.-]{0,99}", cfg.run_name):
             raise UserError(f"job name {cfg.run_name!r}: use letters, digits, '.', '-' and '_' only")
@@ -205,6 +219,16 @@ class Workbench:
         return {**job, "metrics": rows, "monitor": key, "best_epoch": best, "epochs": epochs, "eta_s": eta,
                 "log": log_tail(self.settings.runs, job_id, 30)}
 
+    def job_file(self, job_id: int, kind: str, name: str) -> Path:
+        """A figure (PNG / GIF) in one of the job run's folders the pages show (``views.base.FILE_KINDS``)."""
+        job = self.job(job_id)
+        if not job["run_dir"] or kind not in FILE_KINDS or not re.fullmatch(r"\w[\w.-]{0,99}\.(png|gif)", name):
+            raise NotFound(f"no file {kind}/{name} for job {job_id}")
+        path = getattr(RunDir(job["run_dir"]), kind) / name
+        if not path.is_file():
+            raise NotFound(f"no file {kind}/{name} for job {job_id}")
+        return path
+
     def run_dir(self, job_id: int) -> Path:
         job = self.job(job_id)
         if not job["run_dir"] or not RunDir(job["run_dir"]).checkpoints.is_dir():
@@ -225,13 +249,8 @@ class Workbench:
         """Top-k for each file; ``names``: what the user called the files (uploads), so that an error names them
         and never the server's temporary paths."""
         self.classes(job_id)  # refuses other tasks before any image is read
-        try:
+        with named_errors(files, names or ()):
             return nnlab.predict(self.run_dir(job_id), files, max(1, topk))
-        except UserError as e:
-            message = str(e)
-            for path, name in zip(files, names or ()):
-                message = message.replace(repr(str(path)), repr(name)).replace(str(path), name)
-            raise type(e)(message) from None
 
     def classify_folder(self, job_id: int, path: str, topk: int = 5) -> dict[str, Any]:
         """Predictions for every image of a folder; with class subfolders also accuracy, per-class
@@ -282,6 +301,3 @@ def confusion_report(classes: list[str], truth: list[str], predicted: list[str])
     return {"accuracy": float(tp.sum() / max(cm.sum(), 1)), "classes": classes, "confusion": cm.tolist(),
             "per_class": per_class}
 
-
-def _default(p: Any) -> Any:
-    return None if p.default is p.empty else p.default

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 
 import secrets
 from typing import Any
@@ -143,12 +144,12 @@ class Store:
     def add_metrics(self, job_id: int, epoch: int, values: dict[str, float]) -> None:
         with self.engine.begin() as c:
             c.execute(metrics.delete().where(metrics.c.job_id == job_id, metrics.c.epoch >= epoch))
-            c.execute(metrics.insert().values(job_id=job_id, epoch=epoch, values=values))
+            c.execute(metrics.insert().values(job_id=job_id, epoch=epoch, values=_finite(values)))
 
     def metrics(self, job_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(metrics.select().where(metrics.c.job_id == job_id).order_by(metrics.c.epoch))
-            return [{"epoch": r.epoch, **r.values} for r in rows]
+            return [{"epoch": r.epoch, **_finite(r.values)} for r in rows]
 
     # ------------------------------------------------------------------ tokens and secrets
     def create_token(self, name: str) -> str:
@@ -221,3 +222,9 @@ def _autoincrement_jobs(engine: sa.Engine) -> None:
         jobs.create(c)
         c.exec_driver_sql(f"INSERT INTO jobs ({columns}) SELECT {columns} FROM _jobs_before_autoincrement")
         c.exec_driver_sql("DROP TABLE _jobs_before_autoincrement")
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN / infinite metrics (an rl epoch that finished no episode, a bound not computed) as None: JSON has no
+    NaN, so the API, the live event stream and databases other than SQLite could not carry them."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}

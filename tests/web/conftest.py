@@ -62,6 +62,14 @@ class PageClient(TestClient):
 
 
 @pytest.fixture
+def browser(app, token: str) -> PageClient:
+    """A logged-in page client (session cookie and its CSRF token, no API token)."""
+    with PageClient(app) as c:
+        c.login(token)
+        yield c
+
+
+@pytest.fixture
 def anon(app) -> TestClient:
     with TestClient(app) as c:
         yield c

@@ -7,7 +7,9 @@ import importlib.util
 import os
 import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -61,21 +63,28 @@ def browser_required() -> None:
         pytest.fail(f"CI=true, so the only browser test must run, but {missing()}", pytrace=False)
 
 
-def test_workbench_in_a_browser(server, folder):
+@contextmanager
+def chromium_page(last: str) -> Iterator:
+    """A page in headless Chromium; its last state is saved as ``last`` (a screenshot) whatever happens."""
     from playwright import sync_api
 
-    app, url = server
-    token = app.state.wb.store.create_token("browser")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         try:
-            _walk_through(page, url, token, folder)
+            yield page
         finally:
-            page.screenshot(path=str(ARTIFACTS / "last.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / last), full_page=True)
             browser.close()
+
+
+def test_workbench_in_a_browser(server, folder):
+    app, url = server
+    token = app.state.wb.store.create_token("browser")
+    with chromium_page("last.png") as page:
+        _walk_through(page, url, token, folder)
 
 
 def _walk_through(page, url: str, token: str, folder: Path) -> None:
@@ -138,3 +147,86 @@ def _walk_through(page, url: str, token: str, folder: Path) -> None:
     page.goto(f"{url}/compare?ids=1")
     page.wait_for_selector("#cmp-acc canvas")
     page.screenshot(path=str(ARTIFACTS / "7-compare.png"), full_page=True)
+
+
+def test_a_segmentation_job_from_a_ready_config_in_a_browser(server, tmp_path):
+    """Task selector -> ready config fills the form -> the job trains -> overlays and mIoU on the job page ->
+    an uploaded image comes back as an overlay on the Infer page."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.contracts.test_task_contract import TINY
+
+    app, url = server
+    _ready_configs(app, tmp_path / "configs", "segment", TINY["segment"])
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(photo)
+    token = app.state.wb.store.create_token("browser")
+    with chromium_page("last-segment.png") as page:
+        _segment_walk_through(page, url, token, photo)
+
+
+def _segment_walk_through(page, url: str, token: str, photo: Path) -> None:
+    from nnlab.data.shapes import CLASSES as SHAPE_CLASSES
+
+    _login(page, url, token, "/models/new")
+    page.select_option("#task", "segment")  # the first ready config of the task fills the form
+    assert page.input_value("#preset") == "segment/tiny.yaml" and page.input_value("#model") == "unet"
+    assert page.input_value("#epochs") == "2" and page.input_value("#batch_size") == "8"
+    assert page.locator("#model option[data-task=classify]").first.is_hidden()
+    page.wait_for_function("document.getElementById('lr-preview').dataset.points == '2'")  # the preset's
+    page.screenshot(path=str(ARTIFACTS / "8-new-segment.png"), full_page=True)
+    page.click("#train")
+    page.wait_for_url(f"{url}/jobs/*")
+    page.wait_for_function("['completed', 'failed'].includes(document.getElementById('status').textContent)",
+                           timeout=180_000)
+    assert page.inner_text("#status") == "completed", page.inner_text("#log")
+    page.locator("#segment-overlays").wait_for()  # the page reloads itself once the results are ready
+    page.wait_for_function("document.getElementById('segment-overlays').naturalWidth > 0")
+    assert "mIoU" in page.inner_text("#segment-metrics") and page.locator("#chart-iou canvas").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "9-segment-job.png"), full_page=True)
+    page.click("#infer-link")
+    page.set_input_files("#image-file", str(photo))
+    page.click("#classify-one")
+    page.wait_for_function("document.getElementById('infer-result').naturalWidth > 0")
+    assert page.locator("#fractions tr").count() == 1 + len(SHAPE_CLASSES)  # header + one row per class
+    page.screenshot(path=str(ARTIFACTS / "10-segment-infer.png"), full_page=True)
+
+
+def _login(page, url: str, token: str, next: str) -> None:
+    page.goto(f"{url}/login?next={next}")
+    page.fill("#token", token)
+    page.click("#login")
+    page.wait_for_url(f"{url}{next}")
+
+
+def _ready_configs(app, root: Path, task: str, config: dict) -> None:
+    import yaml
+
+    (root / task).mkdir(parents=True)
+    (root / task / "tiny.yaml").write_text(yaml.safe_dump({"name": "tiny", **config}))
+    app.state.wb.settings.configs = root
+
+
+def test_sample_grids_join_the_job_page_while_a_vae_trains(server, tmp_path):
+    """The generate view's strip and slider grow by one grid per epoch, live (no reload)."""
+    from tests.contracts.test_task_contract import TINY
+
+    app, url = server
+    vae = TINY["generate-vae"]
+    _ready_configs(app, tmp_path / "configs", "generate", {**vae, "generate": {**vae["generate"], "iw_samples": 0}})
+    token = app.state.wb.store.create_token("browser")
+    with chromium_page("last-generate.png") as page:
+        _login(page, url, token, "/models/new")
+        page.select_option("#task", "generate")
+        page.select_option("#preset", "generate/tiny.yaml")  # image-folder tasks start from no ready config
+        assert page.input_value("#model") == "vae" and page.input_value("#dataset") == ""
+        page.fill("#epochs", "3")
+        page.click("#train")
+        page.wait_for_url(f"{url}/jobs/*")
+        assert page.locator("#sample-strip figure").count() == 0 and page.is_hidden("#sample-current")
+        page.wait_for_function("document.querySelectorAll('#sample-strip figure').length == 3", timeout=180_000)
+        assert page.get_attribute("#sample-epoch", "max") == "2" and page.inner_text("#sample-slider .epoch") == "3"
+        page.fill("#sample-epoch", "0")  # the slider shows the first epoch's grid
+        assert page.get_attribute("#sample-current", "src").endswith("/files/samples/epoch_001.png")
+        page.screenshot(path=str(ARTIFACTS / "11-generate-live.png"), full_page=True)

@@ -15,6 +15,8 @@ from torch import nn
 
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader
+from nnlab.engine.callbacks import Callback
+from nnlab.engine.runs import RunDir
 from nnlab.engine.trainer import Evaluator, Logs, StepFn
 from nnlab.errors import ConfigError, UserError
 from nnlab.models import transfer
@@ -25,6 +27,7 @@ from nnlab.tasks.generate.adversarial import Adversarial
 from nnlab.tasks.generate.autoencoding import Autoencoding
 from nnlab.tasks.generate.autoregressive import Autoregressive
 from nnlab.tasks.generate.common import Objective, Reconstruction, binarize
+from nnlab.tasks.generate.samples import SampleGrid
 from nnlab.tasks.generate.variational import Variational
 
 OBJECTIVES: dict[str, type[Objective]] = {"autoencoder": Autoencoding, "vae": Variational,
@@ -85,6 +88,12 @@ class Generate(Task):
         if self.family.manual:
             return {"d": model.discriminator, "g": model.generator}
         return {"main": model}
+
+    def callbacks(self, run: RunDir) -> list[Callback]:
+        """Models that sample (VAE, GAN, PixelCNN) write a grid after each epoch (``generate.epoch_samples``)."""
+        if not (self.family.can_sample and self.cfg.generate.epoch_samples):
+            return []
+        return [SampleGrid(run, self.draw, self.cfg.generate.samples, self.cfg.seed)]
 
     def training_step(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
         return self.objective.loss(model, batch[0])

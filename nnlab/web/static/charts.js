@@ -32,22 +32,43 @@ function makeChart(el, title, names, plugins) {
 }
 
 function columns(rows, names) {
-  return [rows.map(r => r.epoch)].concat(names.map(n => rows.map(r => (r[n] === undefined ? null : r[n]))));
+  // a missing or NaN value (e.g. a metric computed only on some epochs) is a gap, not a broken scale
+  const value = v => (typeof v === "number" && !Number.isNaN(v) ? v : null);
+  return [rows.map(r => r.epoch)].concat(names.map(n => rows.map(r => value(r[n]))));
 }
 
-function jobCharts(jobId, rows, monitor, epochs) {
+const SKIP = ["epoch", "time", "lr"];
+
+function moreNames(rows, groups) {
+  // every logged metric no chart of the task's view draws (loss terms, epsilon, ...), in first-seen order
+  const taken = new Set(Object.values(groups).flat().concat(SKIP)), names = [];
+  for (const r of rows) for (const k of Object.keys(r)) if (!taken.has(k) && !names.includes(k)) names.push(k);
+  return names;
+}
+
+function jobCharts(jobId, rows, monitor, epochs, groups) {
+  // groups: chart id -> metric names (the task view's); one more chart ("chart-more") takes the rest
+  groups = groups || {"chart-loss": ["loss", "val_loss"], "chart-acc": ["acc", "val_acc"], "chart-lr": ["lr"]};
   let best = bestEpoch(rows, monitor);
   const marker = () => markerPlugin(() => best);
-  const groups = {"chart-loss": ["loss", "val_loss"], "chart-acc": ["acc", "val_acc"], "chart-lr": ["lr"]};
   const charts = {};
   for (const [id, names] of Object.entries(groups)) {
     charts[id] = makeChart(document.getElementById(id), id.slice(6), names, [marker()]);
   }
+  const moreEl = document.getElementById("chart-more");
+  let more = null, moreKeys = "";
   const redraw = () => {
     for (const [id, names] of Object.entries(groups)) {
       charts[id].setData(columns(rows, names));
       document.getElementById(id).dataset.points = rows.length;
     }
+    const extra = moreEl ? moreNames(rows, groups) : [];
+    if (extra.length && extra.join() !== moreKeys) {  // a new metric appeared: rebuild the chart with it
+      if (more) more.destroy();
+      moreKeys = extra.join();
+      more = makeChart(moreEl, "more", extra, [marker()]);
+    }
+    if (more) { more.setData(columns(rows, extra)); moreEl.dataset.points = rows.length; }
     document.getElementById("epoch").textContent = rows.length ? rows[rows.length - 1].epoch : 0;
     document.getElementById("best").textContent = best === null ? "-" : best;
     if (rows.length) {
@@ -62,6 +83,7 @@ function jobCharts(jobId, rows, monitor, epochs) {
     rows = rows.filter(r => r.epoch < row.epoch).concat([row]);
     best = bestEpoch(rows, monitor);
     redraw();
+    if (window.jobHooks && jobHooks.epoch) jobHooks.epoch(row);
   });
   source.addEventListener("status", e => {
     const s = JSON.parse(e.data), el = document.getElementById("status");
@@ -69,6 +91,7 @@ function jobCharts(jobId, rows, monitor, epochs) {
     if (["completed", "stopped_early", "failed", "aborted"].includes(s.status)) {
       source.close();
       fetch(`/api/jobs/${jobId}`).then(r => r.json()).then(j => { document.getElementById("log").textContent = j.log; });
+      if (window.jobHooks && jobHooks.finished) jobHooks.finished(s.status);
     }
   });
 }
@@ -91,7 +114,8 @@ async function compareCharts(ids) {
 function describeChoices(catalog) {
   const model = document.getElementById("model"), optim = document.getElementById("optim");
   const show = () => {
-    const opts = catalog.models[model.value] || {};
+    const task = document.getElementById("task"), models = task ? catalog.tasks[task.value].models : catalog.models;
+    const opts = models[model.value] || {};
     document.getElementById("model-opts").textContent = Object.keys(opts).length
       ? "options: " + Object.entries(opts).map(([k, v]) => `model.${k}=${JSON.stringify(v)}`).join(" ") : "";
     const o = catalog.optimizers[optim.value];
