@@ -55,9 +55,11 @@ def _rank_main(rank: int, world: int, port: int, cfg: Any, runs: str, resume: st
 
 def launch(world: int, cfg: Any, runs: Path, resume: str | None = None, port: int | None = None,
            wait: int | None = None, die_at_step: int | None = None) -> dict[int, Any]:
-    """``world`` training processes on this machine (forked, gloo), as torchrun would start them; ``wait``:
-    collect only that many results, then stop the rest."""
-    ctx = mp.get_context("fork")
+    """``world`` training processes on this machine (gloo), as torchrun would start them; ``wait``: collect only
+    that many results, then stop the rest. Forked from a fork server that has imported this module (torch, nnlab)
+    but run nothing: a plain fork of the pytest process inherits the OpenMP pool of earlier tests and deadlocks."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
     out = ctx.Queue()
     port = port or free_port()
     procs = [ctx.Process(target=_rank_main, args=(r, world, port, cfg, str(runs), resume, out, die_at_step)) for r in range(world)]
