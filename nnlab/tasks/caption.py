@@ -78,7 +78,7 @@ def caption_loss(model: nn.Module, images: torch.Tensor, references: torch.Tenso
 
 class CaptionEvaluator:
     """Teacher-forced loss (nats per word; image i against its reference i mod R) and the decoded captions'
-    BLEU-1..4 and exact match: by beam search when ``beam`` > 1 (plus ``bleu4_greedy`` / ``exact_acc_greedy``),
+    BLEU-1..4 and exact match: by beam search when ``beam`` > 1 (plus ``greedy_bleu4`` / ``greedy_exact_acc``),
     else greedy. References are read through the vocabulary (a word under ``min_count`` is ``<unk>``)."""
 
     def __init__(self, vocab: WordVocab, max_len: int, beam: int) -> None:
@@ -112,8 +112,8 @@ class CaptionEvaluator:
                    **corpus_bleu(self.captions, self.references),
                    "exact_acc": exact_match(self.captions, self.references)}
         if self.beam > 1:
-            metrics["bleu4_greedy"] = corpus_bleu(self.greedy, self.references)["bleu4"]
-            metrics["exact_acc_greedy"] = exact_match(self.greedy, self.references)
+            metrics["greedy_bleu4"] = corpus_bleu(self.greedy, self.references)["bleu4"]
+            metrics["greedy_exact_acc"] = exact_match(self.greedy, self.references)
         return metrics
 
 
