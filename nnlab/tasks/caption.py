@@ -59,11 +59,12 @@ def load_captions(cfg: Config) -> TaskData:
 
 
 def caption_loader(cfg: Config, data: TaskData, split: str, train: bool) -> TensorLoader:
-    """Batches ``(images (B, C, H, W) normalized, references (B, R, T))``, shuffled from a saved generator."""
+    """Batches ``(images (B, C, H, W) normalized, references (B, R, T))``, shuffled from a saved generator; training
+    drops an epoch's last incomplete batch (the captioner's batch norm needs more than one image)."""
     part: CaptionSet = data.split(split)
     pre = Preprocess(**data.info["preprocess"])
-    batch = len(part) if cfg.train.batch_size == "full" else cfg.train.batch_size
-    return TensorLoader(part, pre, batch, shuffle=train, seed=cfg.seed, targets=part.captions)
+    batch = len(part) if cfg.train.batch_size == "full" else min(cfg.train.batch_size, len(part))
+    return TensorLoader(part, pre, batch, shuffle=train, seed=cfg.seed, drop_last=train, targets=part.captions)
 
 
 def caption_loss(model: nn.Module, images: torch.Tensor, references: torch.Tensor,

@@ -7,10 +7,15 @@ brings v into every step's hidden state. Here the decoder's first layer reads [x
 input matrix (``weight_ih_l0``) that multiply v are W_ih; the cells (torch's module or the hand-written ones) are
 the sequence models' ``Recurrent``. ``encode`` / ``decode`` are the encoder-decoder interface that greedy decoding
 and beam search (``seq2seq.py``) drive.
+
+v is standardized (``BatchNorm1d``) before it enters: a freshly initialized CNN's features hardly differ between
+images (their spread across a batch was ~2% of their mean here), so the decoder learned the captions' language
+alone and the encoder's gradient stayed tiny (one-digit scenes: exact match at chance after 3 epochs without it,
+70% with it).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -48,13 +53,14 @@ class Captioner(nn.Module):
                  kind: Kind, dropout: float, cells: Cells, forget_bias: float) -> None:
         super().__init__()
         self.encoder = encoder
+        self.feature_norm = nn.BatchNorm1d(features)
         self.embed = nn.Embedding(vocab_size, embed)
         self.decoder = Recurrent(kind, embed + features, hidden, layers, dropout, cells, forget_bias)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size)
 
     def encode(self, images: torch.Tensor) -> State:
-        v = self.encoder(images)  # (B, F): the last hidden layer's features
+        v = self.feature_norm(self.encoder(images))  # (B, F): the last hidden layer's features, standardized
         return (*self.decoder.initial_state(len(images), images.device), v)
 
     def decode(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -72,10 +78,10 @@ class Captioner(nn.Module):
 def captioner(*, num_classes: int, vocab_size: int | None = None, in_features: int | None = None,
               in_chans: int = 3, input_size: Sequence[int] = (64, 64), encoder: str = "lenet5", embed: int = 32,
               hidden: int = 256, layers: int = 1, kind: Kind = "lstm", dropout: float = 0.0, cells: Cells = "torch",
-              forget_bias: float = 0.0) -> Captioner:
-    """A zoo CNN ``encoder`` (last FC removed) + a ``kind`` (rnn|lstm|gru) decoder over a word vocabulary
-    (``num_classes`` == ``vocab_size``); ``sequence.mode: caption``."""
+              forget_bias: float = 0.0, encoder_options: dict[str, Any] | None = None) -> Captioner:
+    """A zoo CNN ``encoder`` (last FC removed; built with ``encoder_options``, e.g. ``{norm: batch}``) + a ``kind``
+    (rnn|lstm|gru) decoder over a word vocabulary (``num_classes`` == ``vocab_size``); ``sequence.mode: caption``."""
     if vocab_size is None or in_features is not None or num_classes != vocab_size:
         raise ValueError("captioner writes the words of one vocabulary (sequence.mode caption)")
-    body, width = headless(encoder, in_chans, input_size)
+    body, width = headless(encoder, in_chans, input_size, **(encoder_options or {}))
     return Captioner(body, width, vocab_size, embed, hidden, layers, kind, dropout, cells, forget_bias)
