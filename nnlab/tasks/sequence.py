@@ -238,7 +238,7 @@ class SequenceTask(Task):
             beam = self.cfg.sequence.beam
             return {"count": evaluator.count, "unit": "images", "bleu_scale": "0-100, corpus level (sacrebleu)",
                     "decoding": f"beam {beam}" if beam > 1 else "greedy",
-                    "captions_txt": str(write_captions(evaluator, Path(out_dir) / f"{split}_captions.tsv"))}
+                    "captions_tsv": str(write_captions(evaluator, Path(out_dir) / f"{split}_captions.tsv"))}
         return {"count": evaluator.count, "unit": "characters", "test_is_val": info.get("test_is_val", False)}
 
     def example_input(self, info: dict[str, Any], folder: Path) -> Path:

@@ -98,3 +98,14 @@ def test_predict_prints_each_images_caption(monkeypatch, capsys):
     monkeypatch.setattr(nnlab, "predict", lambda *a, **k: [{"image": "scene.png", "caption": "a 3 left of a 7"}])
     assert main(["predict", "RUN", "scene.png"]) == 0
     assert capsys.readouterr().out == "scene.png\n  a 3 left of a 7\n"
+
+
+def test_eval_prints_bleu_and_where_the_captions_are(monkeypatch, capsys):
+    import nnlab
+
+    report = {"task": "sequence", "split": "test", "loss": 0.5, "bleu4": 61.25, "exact_acc": 0.5, "count": 4,
+              "unit": "images", "captions_tsv": "runs/x/eval/test_captions.tsv"}
+    monkeypatch.setattr(nnlab, "evaluate", lambda *a, **k: report)
+    assert main(["eval", "RUN"]) == 0
+    out = capsys.readouterr().out
+    assert "test: 4 images" in out and "bleu4 61.2500" in out and "captions TSV: runs/x/eval/test_captions.tsv" in out
