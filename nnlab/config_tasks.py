@@ -229,11 +229,21 @@ class RLConfig:
 
 
 @dataclass
+class CaptionScenesConfig(ScenesConfig):
+    """The digit scenes of ``sequence.mode: caption``: fewer, plainer digits than detection's."""
+
+    digits: list[int] = field(default_factory=lambda: [1, 3])
+    scale: list[float] = field(default_factory=lambda: [0.8, 1.4])
+    clutter: bool = False
+
+
+@dataclass
 class SequenceConfig:
     """Options of ``task: sequence`` (recurrent networks)."""
 
-    mode: Literal["lm", "rows", "seq2seq"] = "lm"  # lm: character language model on a text; rows: images read
-    # row by row (many-to-one); seq2seq: generated dates in human formats -> ISO 8601 (encoder-decoder)
+    mode: Literal["lm", "rows", "seq2seq", "caption"] = "lm"  # lm: character language model on a text; rows:
+    # images read row by row (many-to-one); seq2seq: generated dates in human formats -> ISO 8601 (encoder-decoder);
+    # caption: digit scenes described in words (one-to-many: CNN encoder + recurrent decoder; nnlab/tasks/caption.py)
     window: int = 128  # T: steps of truncated backpropagation through time (lm)
     val_fraction: float = 0.1  # the last part of the text (lm)
     test_fraction: float = 0.0  # taken from the very end (lm); 0: the test split is the validation text
@@ -242,7 +252,9 @@ class SequenceConfig:
     sample_length: int = 200  # characters nnlab predict writes after each prompt
     temperature: float = 0.8  # of sampling (0: always the most likely character)
     pairs: int = 20000  # generated (human date, ISO date) pairs of seq2seq, split by val_ and test_fraction
-    beam: int = 3  # beam width of seq2seq's predict and report (1: greedy)
+    beam: int = 3  # beam width of seq2seq's predict and report, of caption's metrics and predict (1: greedy)
+    scenes: CaptionScenesConfig = field(default_factory=CaptionScenesConfig)  # caption
+    min_count: int = 1  # caption: words seen fewer times in the training captions read as <unk>
 
     def __post_init__(self) -> None:
         _check(self.window >= 1, "sequence.window", "must be >= 1")
@@ -255,3 +267,4 @@ class SequenceConfig:
         _check(self.temperature >= 0, "sequence.temperature", "must be >= 0")
         _check(self.pairs >= 10, "sequence.pairs", "must be >= 10")
         _check(self.beam >= 1, "sequence.beam", "must be >= 1")
+        _check(self.min_count >= 1, "sequence.min_count", "must be >= 1")

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print("\nconfusion matrix (rows: true, columns: predicted)")
         print_table(["", *r["classes"]], [[c, *row] for c, row in zip(r["classes"], r["confusion"])])
     for key, value in r.items():
-        if key.endswith("_png"):
-            print(f"\n{key.removesuffix('_png').replace('_', ' ')} PNG: {value}")
+        for ext in ("_png", "_tsv"):  # figures; tables of results (captioning: each image's caption)
+            if key.endswith(ext):
+                print(f"\n{key.removesuffix(ext).replace('_', ' ')} {ext[1:].upper()}: {value}")
     return 0

@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
         print(r.get("image", r.get("text")))
         if "sample" in r:  # a language model: the prompt file's text, continued
             print(r["prompt"] + r["sample"])
+        if "caption" in r:  # an image captioning run
+            print(f"  {r['caption']}")
         for t in r.get("translations", []):  # seq2seq: each source line and its output
             print(f"  {t['source']}  ->  {t['output']}")
         for t in r.get("top", []):

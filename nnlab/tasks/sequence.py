@@ -4,7 +4,8 @@ Three shapes from the notes: ``mode: lm``, many-to-many with equal lengths, a ch
 hidden state is carried across the windows of B parallel streams and detached after each (the gradient stops at
 the window's start; the state restarts from zeros at every epoch); and ``mode: rows``, many-to-one, images read
 row by row (28 steps of 28 pixels for MNIST) and classified from the last step; and ``mode: seq2seq``,
-many-to-many with different lengths (``nnlab/tasks/seq2seq.py``). Loss in nats per step.
+many-to-many with different lengths (``nnlab/tasks/seq2seq.py``); and ``mode: caption``, one-to-many, digit scenes
+described in words (``nnlab/tasks/caption.py``). Loss in nats per step.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from torch import nn
 
 from nnlab.config import Config
 from nnlab.data.dates import PairLoader
+from nnlab.data.captions import WordVocab
 from nnlab.data.text import CharVocab, StreamLoader, read_text, split_corpus, sums_text
 from nnlab.engine.trainer import Logs
 from nnlab.errors import ConfigError, UserError
@@ -26,6 +28,8 @@ from nnlab.models.sequence import SEQUENCE_MODELS
 from nnlab.models.sequence.cells import State
 from nnlab.models.sequence.sampling import sample as sample_ids
 from nnlab.tasks.base import TASKS, Indices, Task, TaskData
+from nnlab.tasks.caption import CaptionEvaluator, caption_images, caption_loader, caption_loss, load_captions, \
+    write_captions
 from nnlab.tasks.classify import Classify, ClassifyEvaluator, image_loader, load_classification_data
 from nnlab.tasks.seq2seq import Seq2SeqEvaluator, load_pairs, seq2seq_loss, translate
 
@@ -125,7 +129,7 @@ class SequenceTask(Task):
 
     name = "sequence"
     models = SEQUENCE_MODELS
-    data_args = ("num_classes", "vocab_size", "in_features")
+    data_args = ("num_classes", "vocab_size", "in_features", "in_chans", "input_size")
     monitor, mode = "val_loss", "min"
     trains_through_forward = False  # seq2seq calls the encoder and decoder: gradients averaged after backward
 
@@ -133,15 +137,17 @@ class SequenceTask(Task):
         super().__init__(cfg)
         self.carry = Carry()
         self.num_classes = self.max_len = 0
+        self.words: WordVocab | None = None  # caption: the word vocabulary
 
     @property
     def lm(self) -> bool:
         return self.cfg.sequence.mode == "lm"
 
     def validate(self) -> None:
-        if (self.cfg.sequence.mode == "seq2seq") != (self.cfg.model.name == "seq2seq"):
-            raise ConfigError("sequence.mode seq2seq goes with model.name seq2seq (and only it)")
-        if self.cfg.sequence.mode != "rows" and self.cfg.train.batch_size == "full":
+        for mode, model in (("seq2seq", "seq2seq"), ("caption", "captioner")):
+            if (self.cfg.sequence.mode == mode) != (self.cfg.model.name == model):
+                raise ConfigError(f"sequence.mode {mode} goes with model.name {model} (and only it)")
+        if self.cfg.sequence.mode in ("lm", "seq2seq") and self.cfg.train.batch_size == "full":
             raise ConfigError("config key 'train.batch_size' is the number of parallel streams of a language "
                               "model: give a number, not 'full'")
         if self.lm and self.cfg.data.dataset not in TEXT_DATASETS:
@@ -149,8 +155,12 @@ class SequenceTask(Task):
                               f"reads {' or '.join(TEXT_DATASETS)} (mode rows reads images)")
 
     def load_data(self, progress: bool = True, train_indices: Indices = None, val_indices: Indices = None) -> TaskData:
+        if self.cfg.sequence.mode in ("seq2seq", "caption") and (train_indices is not None or val_indices is not None):
+            raise UserError(f"sequence.mode {self.cfg.sequence.mode} cannot train on chosen samples")
         if self.cfg.sequence.mode == "seq2seq":
             return load_pairs(self.cfg)
+        if self.cfg.sequence.mode == "caption":
+            return load_captions(self.cfg)
         if not self.lm:
             data = load_classification_data(self.cfg, progress, train_indices, val_indices)
             pre = data.info["preprocess"]
@@ -169,8 +179,11 @@ class SequenceTask(Task):
                                  "characters": {k: len(v) for k, v in splits.items()}})
 
     def build_model(self, info: dict[str, Any]) -> nn.Module:
-        if info["kind"] in ("lm", "seq2seq"):
+        if info["kind"] in ("lm", "seq2seq", "caption"):
             sizes = {"num_classes": len(info["vocab"]), "vocab_size": len(info["vocab"])}
+            if info["kind"] == "caption":
+                pre = info["preprocess"]
+                sizes.update(in_chans=pre["channels"], input_size=(pre["height"], pre["width"]))
         else:
             sizes = {"num_classes": len(info["classes"]), "in_features": info["in_features"]}
         return SEQUENCE_MODELS.build(self.cfg.model.name, **sizes, **transfer.builder_options(self.cfg.model.args))
@@ -178,9 +191,12 @@ class SequenceTask(Task):
     def setup(self, model: nn.Module, info: dict[str, Any]) -> None:
         self.num_classes = len(info["classes"] if info["kind"] == "rows" else info["vocab"])
         self.max_len = info.get("max_len", 0)
+        self.words = WordVocab(info["vocab"]) if info["kind"] == "caption" else None
         self.carry = Carry()
 
     def loader(self, data: TaskData, split: str, train: bool = False) -> Any:
+        if self.cfg.sequence.mode == "caption":
+            return caption_loader(self.cfg, data, split, train)
         if self.cfg.sequence.mode == "seq2seq":
             return PairLoader(*data.split(split), self.cfg.train.batch_size, shuffle=train, seed=self.cfg.seed)
         if not self.lm:
@@ -193,6 +209,8 @@ class SequenceTask(Task):
     def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Logs]:
         if self.cfg.sequence.mode == "seq2seq":
             return seq2seq_loss(model, *batch), {}
+        if self.cfg.sequence.mode == "caption":
+            return caption_loss(model, *batch), {}
         if not self.lm:
             x, y = batch
             scores = last_step(model)(x)  # (B, K)
@@ -202,7 +220,9 @@ class SequenceTask(Task):
         self.carry.keep(state)
         return F.cross_entropy(scores.float().flatten(0, 1), y.flatten()), {}  # nats per character
 
-    def evaluator(self) -> LanguageModelEvaluator | RowsEvaluator | Seq2SeqEvaluator:
+    def evaluator(self) -> LanguageModelEvaluator | RowsEvaluator | Seq2SeqEvaluator | CaptionEvaluator:
+        if self.words is not None:
+            return CaptionEvaluator(self.words, self.max_len, self.cfg.sequence.beam)
         if self.cfg.sequence.mode == "seq2seq":
             return Seq2SeqEvaluator(self.max_len)
         if self.lm:
@@ -215,10 +235,15 @@ class SequenceTask(Task):
             return Classify.report(self, evaluator, info, out_dir, split, title)  # uses only its arguments
         if info["kind"] == "seq2seq":
             return {"count": evaluator.count, "unit": "pairs", "test_is_val": info.get("test_is_val", False)}
+        if info["kind"] == "caption":
+            beam = self.cfg.sequence.beam
+            return {"count": evaluator.count, "unit": "images", "bleu_scale": "0-100, corpus level (sacrebleu)",
+                    "decoding": f"beam {beam}" if beam > 1 else "greedy",
+                    "captions_tsv": str(write_captions(evaluator, Path(out_dir) / f"{split}_captions.tsv"))}
         return {"count": evaluator.count, "unit": "characters", "test_is_val": info.get("test_is_val", False)}
 
     def example_input(self, info: dict[str, Any], folder: Path) -> Path:
-        if info["kind"] == "rows":
+        if info["kind"] in ("rows", "caption"):
             return super().example_input(info, folder)
         path = Path(folder) / "prompt.txt"
         chars = [c for c in info["vocab"] if len(c) == 1]  # no special tokens
@@ -228,10 +253,12 @@ class SequenceTask(Task):
     def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path], device: torch.device,
                 topk: int = 5, length: int | None = None, temperature: float | None = None,
                 seed: int = 0) -> list[dict[str, Any]]:
-        """Rows: top-k classes of each image. A language model: each text file is a prompt, continued by
-        ``length`` sampled characters."""
+        """Rows: top-k classes of each image. Caption: each image's caption (beam search). A language model: each
+        text file is a prompt, continued by ``length`` sampled characters."""
         if info["kind"] == "rows":
             return Classify.predict(self, last_step(model), info, paths, device, topk)  # uses only its arguments
+        if info["kind"] == "caption":
+            return caption_images(model, info, paths, self.cfg.sequence.beam, device)
         if info["kind"] == "seq2seq":  # each line of each file is a source
             return [{"text": str(p), "translations": translate(model, info, read_text(p).splitlines(),
                                                                self.cfg.sequence.beam, device)} for p in paths]

@@ -51,6 +51,11 @@ TINY = {
                  "sequence": {"window": 16, "generated_chars": 600, "val_fraction": 0.1, "test_fraction": 0.1},
                  "model": {"name": "lstm", "hidden": 16, "embed": 8}, "optim": {"name": "adam", "lr": 0.01},
                  "train": {"epochs": 2, "batch_size": 8, "clip_norm": 1.0}},
+    "sequence-caption": {"task": "sequence", "data": {"dataset": "scenes", "image_size": [32, 32],
+                                                      "val_fraction": 0.2},
+                         "sequence": {"mode": "caption", "beam": 1, "scenes": {"n": 20, "n_test": 4}},
+                         "model": {"name": "captioner", "hidden": 16, "embed": 8},
+                         "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 2, "batch_size": 4}},
 }
 
 

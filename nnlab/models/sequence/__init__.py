@@ -2,7 +2,7 @@
 registered in ``SEQUENCE_MODELS`` (``models``)."""
 from nnlab.models.sequence.cells import gru_cell, lstm_cell, rnn_cell, unroll
 from nnlab.models.sequence.models import SEQUENCE_MODELS, SequenceModel
-from nnlab.models.sequence import seq2seq  # noqa: F401  (registers seq2seq)
+from nnlab.models.sequence import captioner, seq2seq  # noqa: F401  (register captioner, seq2seq)
 from nnlab.models.sequence.recurrent import Recurrent
 
 __all__ = ["SEQUENCE_MODELS", "SequenceModel", "Recurrent", "rnn_cell", "lstm_cell", "gru_cell", "unroll"]

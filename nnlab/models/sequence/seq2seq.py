@@ -2,6 +2,8 @@
 state starts the decoder, which is trained with teacher forcing and decodes greedily or by beam search."""
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import nn
 
@@ -31,6 +33,14 @@ class Seq2Seq(nn.Module):
         return self.decode(tgt_in, self.encode(src))[0]
 
 
+class EncoderDecoder(Protocol):
+    """What greedy decoding and beam search drive: ``Seq2Seq``, and the ``Captioner`` (its source is an image)."""
+
+    def encode(self, src: torch.Tensor) -> State: ...
+
+    def decode(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]: ...
+
+
 @SEQUENCE_MODELS.register("seq2seq")
 def seq2seq(*, num_classes: int, vocab_size: int | None = None, in_features: int | None = None, hidden: int = 128,
             layers: int = 1, embed: int = 32, kind: Kind = "gru", cells: Cells = "torch") -> Seq2Seq:
@@ -41,8 +51,8 @@ def seq2seq(*, num_classes: int, vocab_size: int | None = None, in_features: int
 
 
 @torch.no_grad()
-def greedy(model: Seq2Seq, src: torch.Tensor, max_len: int, bos: int) -> torch.Tensor:
-    """The most likely token at every step, for a batch of sources (B, S) -> (B, max_len)."""
+def greedy(model: EncoderDecoder, src: torch.Tensor, max_len: int, bos: int) -> torch.Tensor:
+    """The most likely token at every step, for a batch of sources (B, S) (or images) -> (B, max_len)."""
     state = model.encode(src)
     token = torch.full((len(src), 1), bos, dtype=torch.long, device=src.device)
     out = []
@@ -54,8 +64,8 @@ def greedy(model: Seq2Seq, src: torch.Tensor, max_len: int, bos: int) -> torch.T
 
 
 @torch.no_grad()
-def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int, max_len: int, bos: int, eos: int) -> list[int]:
-    """The highest total log-probability sequence (without ``</s>``) for one source (S,), keeping ``beam``
+def beam_search(model: EncoderDecoder, src: torch.Tensor, beam: int, max_len: int, bos: int, eos: int) -> list[int]:
+    """The highest total log-probability sequence (without ``</s>``) for one source (S,) (or image), keeping ``beam``
     hypotheses per step; beam 1 is greedy decoding."""
     beams: list[tuple[float, list[int], State, bool]] = [(0.0, [bos], model.encode(src[None]), False)]
     for _ in range(max_len):
