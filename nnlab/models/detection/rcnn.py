@@ -23,6 +23,7 @@ from torchvision.ops import MultiScaleRoIAlign
 
 from nnlab.errors import UserError
 from nnlab.models.detection.anchors import check_anchors_fit, sizes_to_wh
+from nnlab.models.detection.backbones import Backbone
 from nnlab.models.detection.assemble import build_parts, finish, uniform_channels
 from nnlab.models.detection.detector import Detector, Head, Maps, Targets
 from nnlab.models.detection.one_stage import image_list
@@ -84,6 +85,24 @@ class TwoStageHead(Head):
         return [{"boxes": d["boxes"], "scores": d["scores"], "labels": d["labels"] - 1} for d in found]
 
 
+def region_proposals(channels: int, strides: list[int], anchor_scale: float, input_size: tuple[int, int],
+                     rpn_batch: int, rpn_post_nms: int, detector: str) -> RegionProposalNetwork:
+    """The RPN: per level anchors of ``anchor_scale`` x stride with ratios 1:2, 1:1, 2:1, IoU 0.7 / 0.3."""
+    sizes = tuple((anchor_scale * s,) for s in strides)
+    check_anchors_fit(sizes_to_wh([s[0] for s in sizes], [1.0]), input_size, f"{detector} anchor")
+    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
+    return RegionProposalNetwork(anchors, RPNHead(channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
+                                 batch_size_per_image=rpn_batch, positive_fraction=0.5,
+                                 pre_nms_top_n={"training": 2 * rpn_post_nms, "testing": rpn_post_nms},
+                                 post_nms_top_n={"training": rpn_post_nms, "testing": rpn_post_nms // 3},
+                                 nms_thresh=0.7)
+
+
+def box_pool(backbone: Backbone) -> MultiScaleRoIAlign:
+    """RoIAlign 7x7 over every level of the backbone (sampling ratio 2)."""
+    return MultiScaleRoIAlign(backbone.names, output_size=7, sampling_ratio=2)
+
+
 @DETECTORS.register("faster_rcnn")
 def faster_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = (128, 128),
                 backbone: str = "tiny", neck: str = "fpn", levels: int = 3, width: int = 16, neck_width: int = 64,
@@ -94,16 +113,8 @@ def faster_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] 
     bb, nk = build_parts(backbone, neck, in_chans=in_chans, input_size=input_size, levels=levels, width=width,
                          neck_width=neck_width, merge=merge, backbone_options=backbone_options)
     channels = uniform_channels(nk.out_channels, "faster_rcnn")
-    sizes = tuple((anchor_scale * s,) for s in bb.strides)
-    check_anchors_fit(sizes_to_wh([s[0] for s in sizes], [1.0]), input_size, "faster_rcnn anchor")
-    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
-    rpn = RegionProposalNetwork(anchors, RPNHead(channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
-                                batch_size_per_image=rpn_batch, positive_fraction=0.5,
-                                pre_nms_top_n={"training": 2 * rpn_post_nms, "testing": rpn_post_nms},
-                                post_nms_top_n={"training": rpn_post_nms, "testing": rpn_post_nms // 3},
-                                nms_thresh=0.7)
-    pool = MultiScaleRoIAlign(bb.names, output_size=7, sampling_ratio=2)
-    head = TwoStageHead(rpn, roi_heads(pool, channels * 49, classes, fc_width))
+    rpn = region_proposals(channels, bb.strides, anchor_scale, input_size, rpn_batch, rpn_post_nms, "faster_rcnn")
+    head = TwoStageHead(rpn, roi_heads(box_pool(bb), channels * 49, classes, fc_width))
     return finish(bb, nk, head, classes=classes, in_chans=in_chans, input_size=input_size,
                   score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)
 
