@@ -7,7 +7,7 @@ import torch
 from nnlab.models.detection import DETECTORS
 from tests.contracts.test_detector_contract import SMALL as CLASSIC
 
-X
+HEAVY = {"tv_fasterrcnn_mobilenet", "tv_ssdlite"}  # torchvision's MobileNetV3 builds: seconds per step
 LEARNED = [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in DETECTORS.names()
            if n not in CLASSIC]
 
