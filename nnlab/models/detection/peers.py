@@ -9,7 +9,8 @@ Two kinds, all built with ``weights=None`` / ``weights_backbone=None`` (nothing 
 - ``tv_fasterrcnn_mobilenet``, ``tv_ssdlite``: torchvision's builders with their own MobileNetV3 backbones.
 Conventions: nnlab's images arrive resized and normalized, so torchvision's ``GeneralizedRCNNTransform`` gets the
 input size and an identity mean/std; grey images are repeated to the three channels MobileNet takes; nnlab's
-0-based labels become 1..K inside (torchvision's class 0 is the background) and come back 0-based.
+0-based labels become 1..K inside (torchvision's class 0 is the background) and come back 0-based; RetinaNet's
+per-class sigmoids need no background, so its labels pass unchanged.
 """
 from __future__ import annotations
 
@@ -50,9 +51,10 @@ class TorchvisionDetector(nn.Module):
     dict of losses, eval mode -> per image ``{"boxes", "scores", "labels"}`` with 0-based labels."""
 
     def __init__(self, model: nn.Module, *, num_classes: int, in_chans: int, input_size: tuple[int, int],
-                 score_thresh: float, max_detections: int) -> None:
+                 score_thresh: float, max_detections: int, background: bool = True) -> None:
         super().__init__()
         self.model, self.num_classes, self.in_chans = model, num_classes, in_chans
+        self.shift = 1 if background else 0  # RetinaNet's sigmoid classes need no background column
         self.input_size, self.score_thresh, self.max_detections = tuple(input_size), score_thresh, max_detections
 
     def forward(self, images: torch.Tensor, targets: Targets | None = None) -> dict[str, torch.Tensor] | Targets:
@@ -63,10 +65,10 @@ class TorchvisionDetector(nn.Module):
             if targets is None:
                 raise UserError("a detector in train mode needs targets (a list of {'boxes', 'labels'} per image)")
             check_targets(targets, len(images), self.num_classes)
-            shifted = [{"boxes": t["boxes"].float(), "labels": t["labels"] + 1} for t in targets]  # 0 = background
+            shifted = [{"boxes": t["boxes"].float(), "labels": t["labels"] + self.shift} for t in targets]
             return self.model(x, shifted)
         found = self.model(x)
-        return [{"boxes": d["boxes"].float(), "scores": d["scores"].float(), "labels": d["labels"].long() - 1}
+        return [{"boxes": d["boxes"].float(), "scores": d["scores"].float(), "labels": d["labels"].long() - self.shift}
                 for d in found]
 
 
@@ -91,9 +93,9 @@ class Grey2RGB(nn.Module):
 
 
 def _wrap(model: nn.Module, classes: int, in_chans: int, input_size: tuple[int, int], score_thresh: float,
-          max_detections: int) -> TorchvisionDetector:
+          max_detections: int, background: bool = True) -> TorchvisionDetector:
     return TorchvisionDetector(model, num_classes=classes, in_chans=in_chans, input_size=input_size,
-                               score_thresh=score_thresh, max_detections=max_detections)
+                               score_thresh=score_thresh, max_detections=max_detections, background=background)
 
 
 @DETECTORS.register("tv_faster_rcnn")
@@ -124,16 +126,17 @@ def tv_retinanet(*, classes: int, in_chans: int = 3, input_size: tuple[int, int]
                  merge: str = "add", anchor_scale: float = 4.0, score_thresh: float = 0.05,
                  nms_thresh: float = 0.5, max_detections: int = 100,
                  backbone_options: dict[str, Any] | None = None) -> TorchvisionDetector:
-    """torchvision's ``RetinaNet`` with nnlab ``retinanet``'s backbone, neck, anchors and GroupNorm head."""
+    """torchvision's ``RetinaNet`` with nnlab ``retinanet``'s backbone, neck, anchors and GroupNorm head (sigmoid
+    classes: labels 0..K-1 as they are, no background column)."""
     bb, nk = build_parts(backbone, neck, in_chans=in_chans, input_size=input_size, levels=levels, width=width,
                          neck_width=neck_width, merge=merge, backbone_options=backbone_options)
     channels = uniform_channels(nk.out_channels, "tv_retinanet")
-    parts = RetinaHead(channels, retina_sizes(bb.strides, anchor_scale, input_size), classes + 1)
-    model = RetinaNet(Body(bb, nk, channels), classes + 1, anchor_generator=parts.anchor_generator,
+    parts = RetinaHead(channels, retina_sizes(bb.strides, anchor_scale, input_size), classes)
+    model = RetinaNet(Body(bb, nk, channels), classes, anchor_generator=parts.anchor_generator,
                       head=parts.head, score_thresh=score_thresh, nms_thresh=nms_thresh,
                       detections_per_img=max_detections)
     model.transform = identity_transform(tuple(input_size), in_chans)
-    return _wrap(model, classes, in_chans, input_size, score_thresh, max_detections)
+    return _wrap(model, classes, in_chans, input_size, score_thresh, max_detections, background=False)
 
 
 @DETECTORS.register("tv_ssd")

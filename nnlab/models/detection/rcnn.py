@@ -31,12 +31,15 @@ from nnlab.models.registry import DETECTORS
 from nnlab.models.detection.spp import build_pool
 
 
-def roi_heads(pool: nn.Module, in_features: int, num_classes: int, fc_width: int) -> RoIHeads:
-    """Box head (two FC layers) + predictor (K + 1 scores, per-class boxes); no score cut or NMS here: the
-    Detector selects, so every detector is post-processed alike."""
+def roi_heads(pool: nn.Module, in_features: int, num_classes: int, fc_width: int,
+              score_thresh: float = 1e-3) -> RoIHeads:
+    """Box head (two FC layers) + predictor (K + 1 scores, per-class boxes); no NMS here: the Detector selects,
+    so every detector is post-processed alike. The detector's own ``score_thresh`` cuts early (the Detector
+    cuts at the same value again): without it every RoI x class pair went on to selection, 0.8x torchvision's
+    inference speed (benchmarks/detect_peer.py)."""
     return RoIHeads(pool, TwoMLPHead(in_features, fc_width), FastRCNNPredictor(fc_width, num_classes + 1),
                     fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=128, positive_fraction=0.25,
-                    bbox_reg_weights=None, score_thresh=1e-3, nms_thresh=1.0, detections_per_img=1000)
+                    bbox_reg_weights=None, score_thresh=score_thresh, nms_thresh=1.0, detections_per_img=1000)
 
 
 def window_proposals(image_size: tuple[int, int], fractions: tuple[float, ...], device: torch.device) -> torch.Tensor:
@@ -114,7 +117,7 @@ def faster_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] 
                          neck_width=neck_width, merge=merge, backbone_options=backbone_options)
     channels = uniform_channels(nk.out_channels, "faster_rcnn")
     rpn = region_proposals(channels, bb.strides, anchor_scale, input_size, rpn_batch, rpn_post_nms, "faster_rcnn")
-    head = TwoStageHead(rpn, roi_heads(box_pool(bb), channels * 49, classes, fc_width))
+    head = TwoStageHead(rpn, roi_heads(box_pool(bb), channels * 49, classes, fc_width, score_thresh))
     return finish(bb, nk, head, classes=classes, in_chans=in_chans, input_size=input_size,
                   score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)
 
@@ -132,7 +135,7 @@ def fast_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = 
     bb, nk = build_parts(backbone, "none", in_chans=in_chans, input_size=input_size, levels=1, width=width,
                          neck_width=width, merge="add", backbone_options=backbone_options)
     pooler = build_pool(pool, bb.names[-1], bb.strides[-1], pool_size)
-    head = TwoStageHead(None, roi_heads(pooler, nk.out_channels[-1] * pooler.bins, classes, fc_width),
+    head = TwoStageHead(None, roi_heads(pooler, nk.out_channels[-1] * pooler.bins, classes, fc_width, score_thresh),
                         tuple(windows))
     return finish(bb, nk, head, classes=classes, in_chans=in_chans, input_size=input_size,
                   score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)

@@ -25,9 +25,9 @@ class Recorder(nn.Module):
                                                 "scores": torch.tensor([0.8]), "labels": torch.tensor([3])}]
 
 
-def _adapter():
+def _adapter(background: bool = True):
     return TorchvisionDetector(Recorder(), num_classes=3, in_chans=1, input_size=(16, 16), score_thresh=0.05,
-                               max_detections=100)
+                               max_detections=100, background=background)
 
 
 def test_labels_gain_a_background_class_going_in_and_lose_it_coming_out():
@@ -40,6 +40,15 @@ def test_labels_gain_a_background_class_going_in_and_lose_it_coming_out():
     out = det.eval()(torch.zeros(2, 1, 16, 16))
     assert [o["labels"].tolist() for o in out] == [[0], [2]]
     assert out[0]["boxes"].dtype == torch.float32 and out[1]["labels"].dtype == torch.int64
+
+
+def test_retinanet_labels_pass_unchanged():
+    det = _adapter(background=False).train()  # sigmoid classes: no background column to make room for
+    det(torch.zeros(2, 1, 16, 16), TARGETS)
+    assert det.model.targets[0]["labels"].tolist() == [0, 2]
+    assert [o["labels"].tolist() for o in det.eval()(torch.zeros(2, 1, 16, 16))] == [[1], [3]]
+    assert DETECTORS.build("tv_retinanet", classes=3, in_chans=1, width=4).shift == 0
+    assert DETECTORS.build("tv_ssd", classes=3, in_chans=1, width=4).shift == 1
 
 
 def test_adapter_refuses_labels_outside_the_classes_and_wrong_channels():
@@ -57,11 +66,15 @@ def _same_weights(ours: nn.Module, peer: nn.Module) -> None:
     peer.load_state_dict(dict(zip(b, a.values())))
 
 
-@pytest.mark.parametrize("ours, peer", [("ssd", "tv_ssd"), ("faster_rcnn", "tv_faster_rcnn")])
+@pytest.mark.parametrize("ours, peer", [("ssd", "tv_ssd"), ("retinanet", "tv_retinanet"),
+                                        ("faster_rcnn", "tv_faster_rcnn")])
 def test_torchvision_model_equals_nnlab_assembly_with_the_same_weights(ours, peer):
-    options = {"classes": 3, "in_chans": 1, "input_size": (64, 64), "width": 4, "neck_width": 16}
+    options = {"classes": 3, "in_chans": 1, "input_size": (64, 64), "width": 4, "neck_width": 16,
+               "score_thresh": 0.001}  # RetinaNet starts its scores near 0.01
+    if ours != "ssd":
+        options["anchor_scale"] = 2.0  # anchors that fit 64 px
     if ours == "faster_rcnn":
-        options.update(fc_width=32, rpn_post_nms=60, anchor_scale=2.0)
+        options.update(fc_width=32, rpn_post_nms=60)
     torch.manual_seed(0)
     a, b = DETECTORS.build(ours, **options), DETECTORS.build(peer, **options)
     _same_weights(a, b)
