@@ -104,7 +104,8 @@ def main() -> None:
     task.setup(None, data.info)
     classes = len(data.info["classes"])
     print(f"{args.steps} interleaved steps of {args.batch} scenes (128 px), AdamW 0.003, one thread")
-    print(f"{'pair':12s} {'max |dloss|':>11s} {'mAP50 nnlab / tv':>17s} {'train img/CPU-s':>22s} {'eval img/CPU-s':>22s}")
+    print(f"{'pair':12s} {'max |dloss|':>11s} {'mAP50 nnlab / tv':>17s} {'train img/CPU-s':>22s} "
+          f"{'eval img/CPU-s':>22s}")
     for name in args.pairs:
         r = run_pair(name, task, data, classes, args.steps)
         print(f"{name:12s} {r['max_loss_diff']:11.2e} {r['nnlab_map50']:8.3f} / {r['torchvision_map50']:.3f} "

@@ -16,7 +16,7 @@ NOT_SLOWER = 0.9  # nnlab's images per CPU-second at least this fraction of torc
 
 
 def settings(full: bool) -> dict[str, int]:
-    return {"n": 2000, "n_test": 500, "epochs": 15} if full else {"n": 400, "n_test": 100, "epochs": 6}
+    return {"n": 2000, "n_test": 500, "epochs": 15} if full else {"n": 500, "n_test": 100, "epochs": 12}
 
 
 def detectors(full: bool) -> list[str]:

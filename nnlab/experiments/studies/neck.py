@@ -22,11 +22,11 @@ JUDGED = {"mixed digits (0.5-2x)": "small", "small digits (0.4-0.8x)": "small", 
 
 
 def settings(full: bool) -> dict[str, int | list[str]]:
-    """Quick: 400 scenes, 6 epochs, mixed scales, one seed; full: 1,500 scenes, 15 epochs, small and large."""
+    """Quick: 500 scenes, 12 epochs, mixed scales, one seed; full: 1,500 scenes, 15 epochs, small and large."""
     if full:
         return {"n": 1500, "n_test": 300, "epochs": 15, "repeats": 3,
                 "scales": ["small digits (0.4-0.8x)", "large digits (1.2-2.4x)"]}
-    return {"n": 400, "n_test": 100, "epochs": 6, "repeats": 1, "scales": ["mixed digits (0.5-2x)"]}
+    return {"n": 500, "n_test": 100, "epochs": 12, "repeats": 1, "scales": ["mixed digits (0.5-2x)"]}
 
 
 def neck_config(neck: str, scale: str, seed: int, full: bool) -> dict:
