@@ -7,7 +7,9 @@ import torch
 from nnlab.models.detection import DETECTORS
 from tests.contracts.test_detector_contract import SMALL as CLASSIC
 
-LEARNED = [n for n in DETECTORS.names() if n not in CLASSIC]
+HEAVY = {"tv_fasterrcnn_mobilenet", "tv_ssdlite"}  # torchvision's MobileNetV3 builds: seconds per step
+LEARNED = [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in DETECTORS.names()
+           if n not in CLASSIC]
 
 TARGETS = [{"boxes": torch.tensor([[10.0, 12.0, 40.0, 50.0], [60.0, 60.0, 100.0, 90.0]]),
             "labels": torch.tensor([0, 2])},

@@ -21,10 +21,11 @@ SMALL = {  # tiny options per detector (48x48 grey scenes, 16x16 digits); a new 
 def test_every_detector_is_listed():
     """Each registered detector is a classic one listed here or a learned ``Detector`` (the other contract)."""
     from nnlab.models.detection.detector import Detector
+    from nnlab.models.detection.peers import TorchvisionDetector
 
     for name in DETECTORS.names():
-        if name not in SMALL:
-            assert isinstance(DETECTORS.build(name, classes=2, in_chans=1), Detector), name  # default input size
+        if name not in SMALL:  # default input size
+            assert isinstance(DETECTORS.build(name, classes=2, in_chans=1), (Detector, TorchvisionDetector)), name
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

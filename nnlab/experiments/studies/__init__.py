@@ -2,8 +2,8 @@
 registers itself with ``@STUDIES.register("name")``, imported here (one line)."""
 from nnlab.experiments.studies import batch_size, ensemble, init_activation, optimizers, search  # noqa: F401
 from nnlab.experiments.studies import (  # noqa: F401
-    autoencoder_pretraining, bptt, detection_history, explain, regularization, transfer, upsampling,
-    vanishing_gradients,
+    autoencoder_pretraining, bptt, detection_history, detector_peers, explain, neck, one_vs_two_stage, regularization,
+    transfer, upsampling, vanishing_gradients,
 )
 from nnlab.experiments.studies import replay  # noqa: F401
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, run_study

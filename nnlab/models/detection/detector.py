@@ -100,17 +100,21 @@ class Detector(nn.Module):
                             f"stride {stride}: resize them to at least {stride}x{stride} (input_size)")
 
     def check_targets(self, targets: Targets, batch: int) -> None:
-        if len(targets) != batch:
-            raise UserError(f"{batch} images but {len(targets)} target dicts")
-        for t in targets:
-            labels = t["labels"]
-            if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-                raise UserError(f"target label {int(labels.max())} is outside 0..{self.num_classes - 1}: the "
-                                f"detector was built for {self.num_classes} classes; set classes to the "
-                                f"dataset's class count")
-            if t["boxes"].shape != (len(labels), 4):
-                raise UserError(f"target boxes must be ({len(labels)}, 4) xyxy, got {tuple(t['boxes'].shape)}")
+        check_targets(targets, batch, self.num_classes)
 
+
+def check_targets(targets: Targets, batch: int, num_classes: int) -> None:
+    """One target dict per image, (n, 4) boxes, labels within 0..K-1 (the detector's class count)."""
+    if len(targets) != batch:
+        raise UserError(f"{batch} images but {len(targets)} target dicts")
+    for t in targets:
+        labels = t["labels"]
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+            raise UserError(f"target label {int(labels.max())} is outside 0..{num_classes - 1}: the "
+                            f"detector was built for {num_classes} classes; set classes to the "
+                            f"dataset's class count")
+        if t["boxes"].shape != (len(labels), 4):
+            raise UserError(f"target boxes must be ({len(labels)}, 4) xyxy, got {tuple(t['boxes'].shape)}")
 
 def check_classes(detector: Detector, dataset_classes: int) -> None:
     """Refuse a detector built for another class count than the dataset's (before training starts)."""

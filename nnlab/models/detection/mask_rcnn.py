@@ -22,7 +22,7 @@ from torchvision.ops import MultiScaleRoIAlign
 from nnlab.errors import UserError
 from nnlab.models.detection.assemble import build_parts, finish, uniform_channels
 from nnlab.models.detection.detector import Detector, Maps, Targets
-from nnlab.models.detection.rcnn import TwoStageHead, region_proposals, roi_heads
+from nnlab.models.detection.rcnn import TwoStageHead, box_pool, region_proposals, roi_heads
 from nnlab.models.registry import DETECTORS
 
 
@@ -61,12 +61,12 @@ def mask_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = 
     bb, nk = build_parts(backbone, neck, in_chans=in_chans, input_size=input_size, levels=levels, width=width,
                          neck_width=neck_width, merge=merge, backbone_options=backbone_options)
     channels = uniform_channels(nk.out_channels, "mask_rcnn")
-    rpn = region_proposals(bb, channels, input_size, anchor_scale, rpn_batch, rpn_post_nms, "mask_rcnn")
+    rpn = region_proposals(channels, bb.strides, anchor_scale, input_size, rpn_batch, rpn_post_nms, "mask_rcnn")
     mask_parts = {"mask_roi_pool": MultiScaleRoIAlign(bb.names, output_size=14, sampling_ratio=2),
                   "mask_head": MaskRCNNHeads(channels, (mask_width,) * 4, 1),
                   "mask_predictor": MaskRCNNPredictor(mask_width, mask_width, classes + 1)}
-    heads = roi_heads(MultiScaleRoIAlign(bb.names, output_size=7, sampling_ratio=2), channels * 49, classes,
-                      fc_width, score_thresh, nms_thresh, max_detections, **mask_parts)
+    heads = roi_heads(box_pool(bb), channels * 49, classes, fc_width, score_thresh, nms_thresh, max_detections,
+                      **mask_parts)
     return finish(bb, nk, MaskHead(rpn, heads), classes=classes, in_chans=in_chans, input_size=input_size,
                   score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections,
                   detector=MaskDetector)

@@ -119,6 +119,13 @@ class SSDBoxHead(Head):
         return {"boxes": decode_all(self.box_coder, out["bbox_regression"], anchors), "scores": probs}
 
 
+def retina_sizes(strides: list[int], anchor_scale: float, input_size: tuple[int, int]) -> tuple[tuple[float, ...], ...]:
+    """RetinaNet's anchor sizes per level, refused when even the smallest does not fit the input."""
+    sizes = pyramid_sizes(strides, anchor_scale)
+    check_anchors_fit(sizes_to_wh([min(s) for s in sizes], [1.0]), input_size, "retinanet anchor")
+    return sizes
+
+
 @DETECTORS.register("retinanet")
 def retinanet(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = (128, 128), backbone: str = "tiny",
               neck: str = "fpn", levels: int = 3, width: int = 16, neck_width: int = 64, merge: str = "add",
@@ -127,8 +134,7 @@ def retinanet(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = 
     """RetinaNet: anchors of ``anchor_scale`` x stride x {2^0, 2^1/3, 2^2/3} and ratios 1:2, 1:1, 2:1 per level."""
     bb, nk = build_parts(backbone, neck, in_chans=in_chans, input_size=input_size, levels=levels, width=width,
                          neck_width=neck_width, merge=merge, backbone_options=backbone_options)
-    sizes = pyramid_sizes(bb.strides, anchor_scale)
-    check_anchors_fit(sizes_to_wh([min(s) for s in sizes], [1.0]), input_size, "retinanet anchor")
+    sizes = retina_sizes(bb.strides, anchor_scale, input_size)
     head = RetinaHead(uniform_channels(nk.out_channels, "retinanet"), sizes, classes)
     return finish(bb, nk, head, classes=classes, in_chans=in_chans, input_size=input_size,
                   score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)

@@ -33,9 +33,11 @@ from nnlab.models.detection.spp import build_pool
 
 def roi_heads(pool: nn.Module, in_features: int, num_classes: int, fc_width: int, score_thresh: float = 1e-3,
               nms_thresh: float = 1.0, detections: int = 1000, **mask_parts: nn.Module) -> RoIHeads:
-    """Box head (two FC layers) + predictor (K + 1 scores, per-class boxes); by default no score cut or NMS here:
-    the Detector selects, so every detector is post-processed alike. ``mask_parts`` (``mask_roi_pool``,
-    ``mask_head``, ``mask_predictor``) add Mask R-CNN's branch, which runs on the boxes selected here."""
+    """Box head (two FC layers) + predictor (K + 1 scores, per-class boxes); by default no NMS here: the Detector
+    selects, so every detector is post-processed alike. The detector's own ``score_thresh`` cuts early (the
+    Detector cuts at the same value again): without it every RoI x class pair went on to selection, 0.8x
+    torchvision's inference speed (benchmarks/detect_peer.py). ``mask_parts`` (``mask_roi_pool``, ``mask_head``,
+    ``mask_predictor``) add Mask R-CNN's branch, which runs on the boxes selected here."""
     return RoIHeads(pool, TwoMLPHead(in_features, fc_width), FastRCNNPredictor(fc_width, num_classes + 1),
                     fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=128, positive_fraction=0.25,
                     bbox_reg_weights=None, score_thresh=score_thresh, nms_thresh=nms_thresh,
@@ -92,10 +94,10 @@ class TwoStageHead(Head):
         return {"boxes": found["boxes"], "scores": found["scores"], "labels": found["labels"] - 1}
 
 
-def region_proposals(bb: Backbone, channels: int, input_size: tuple[int, int], anchor_scale: float, rpn_batch: int,
-                     rpn_post_nms: int, detector: str = "faster_rcnn") -> RegionProposalNetwork:
-    """The RPN over every level: anchors of ``anchor_scale`` x stride, ratios 1:2, 1:1, 2:1."""
-    sizes = tuple((anchor_scale * s,) for s in bb.strides)
+def region_proposals(channels: int, strides: list[int], anchor_scale: float, input_size: tuple[int, int],
+                     rpn_batch: int, rpn_post_nms: int, detector: str) -> RegionProposalNetwork:
+    """The RPN: per level anchors of ``anchor_scale`` x stride with ratios 1:2, 1:1, 2:1, IoU 0.7 / 0.3."""
+    sizes = tuple((anchor_scale * s,) for s in strides)
     check_anchors_fit(sizes_to_wh([s[0] for s in sizes], [1.0]), input_size, f"{detector} anchor")
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
     return RegionProposalNetwork(anchors, RPNHead(channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
@@ -103,6 +105,11 @@ def region_proposals(bb: Backbone, channels: int, input_size: tuple[int, int], a
                                  pre_nms_top_n={"training": 2 * rpn_post_nms, "testing": rpn_post_nms},
                                  post_nms_top_n={"training": rpn_post_nms, "testing": rpn_post_nms // 3},
                                  nms_thresh=0.7)
+
+
+def box_pool(backbone: Backbone) -> MultiScaleRoIAlign:
+    """RoIAlign 7x7 over every level of the backbone (sampling ratio 2)."""
+    return MultiScaleRoIAlign(backbone.names, output_size=7, sampling_ratio=2)
 
 
 @DETECTORS.register("faster_rcnn")
@@ -115,9 +122,8 @@ def faster_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] 
     bb, nk = build_parts(backbone, neck, in_chans=in_chans, input_size=input_size, levels=levels, width=width,
                          neck_width=neck_width, merge=merge, backbone_options=backbone_options)
     channels = uniform_channels(nk.out_channels, "faster_rcnn")
-    rpn = region_proposals(bb, channels, input_size, anchor_scale, rpn_batch, rpn_post_nms)
-    pool = MultiScaleRoIAlign(bb.names, output_size=7, sampling_ratio=2)
-    head = TwoStageHead(rpn, roi_heads(pool, channels * 49, classes, fc_width))
+    rpn = region_proposals(channels, bb.strides, anchor_scale, input_size, rpn_batch, rpn_post_nms, "faster_rcnn")
+    head = TwoStageHead(rpn, roi_heads(box_pool(bb), channels * 49, classes, fc_width, score_thresh))
     return finish(bb, nk, head, classes=classes, in_chans=in_chans, input_size=input_size,
                   score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)
 
@@ -135,7 +141,7 @@ def fast_rcnn(*, classes: int, in_chans: int = 3, input_size: tuple[int, int] = 
     bb, nk = build_parts(backbone, "none", in_chans=in_chans, input_size=input_size, levels=1, width=width,
                          neck_width=width, merge="add", backbone_options=backbone_options)
     pooler = build_pool(pool, bb.names[-1], bb.strides[-1], pool_size)
-    head = TwoStageHead(None, roi_heads(pooler, nk.out_channels[-1] * pooler.bins, classes, fc_width),
+    head = TwoStageHead(None, roi_heads(pooler, nk.out_channels[-1] * pooler.bins, classes, fc_width, score_thresh),
                         tuple(windows))
     return finish(bb, nk, head, classes=classes, in_chans=in_chans, input_size=input_size,
                   score_thresh=score_thresh, nms_thresh=nms_thresh, max_detections=max_detections)
