@@ -19,7 +19,6 @@ class TaskView:
     ``infers``: the Infer page takes an uploaded image for this task; ``after_training``: the section has more
     to show once the job has finished (an open page reloads itself then)."""
 
-    task: ClassVar[str] = ""
     charts: ClassVar[dict[str, list[str]]] = LIVE_CHARTS
     template: ClassVar[str | None] = None
     infers: ClassVar[bool] = False

@@ -16,7 +16,6 @@ MIN_SCORE = 0.5  # predictions drawn (the evaluator scores all of them)
 
 @VIEWS.register("detect")
 class DetectView(TaskView):
-    task = "detect"
     charts = {"chart-loss": ["loss"], "chart-map": ["val_mAP", "val_mAP50", "mAP", "mAP50"], "chart-lr": ["lr"]}
     template = "views/detect.html"
     infers = True

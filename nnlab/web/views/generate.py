@@ -10,7 +10,6 @@ from nnlab.web.views.base import VIEWS, TaskView, figure
 
 @VIEWS.register("generate")
 class GenerateView(TaskView):
-    task = "generate"
     charts = {"chart-loss": ["loss", "val_loss"], "chart-lr": ["lr"]}
     template = "views/generate.html"
     after_training = False  # its grids arrive live, epoch by epoch

@@ -35,7 +35,6 @@ def return_curve(run: RunDir) -> dict[str, list[float | None]]:
 
 @VIEWS.register("rl")
 class RLView(TaskView):
-    task = "rl"
     charts = {"chart-return": ["episode_return", "return_100", "val_return"], "chart-loss": ["loss"],
               "chart-lr": ["lr"]}
     template = "views/rl.html"

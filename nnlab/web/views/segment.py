@@ -13,7 +13,6 @@ METRICS = ("miou", "pixel_accuracy", "dice", "boundary_iou")
 
 @VIEWS.register("segment")
 class SegmentView(TaskView):
-    task = "segment"
     charts = {"chart-loss": ["loss", "val_loss"], "chart-iou": ["pixel_accuracy", "val_pixel_accuracy", "val_miou"],
               "chart-lr": ["lr"]}
     template = "views/segment.html"

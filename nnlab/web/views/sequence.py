@@ -10,7 +10,6 @@ from nnlab.web.views.base import VIEWS, TaskView
 
 @VIEWS.register("sequence")
 class SequenceView(TaskView):
-    task = "sequence"
     charts = {"chart-loss": ["loss", "val_loss"], "chart-acc": ["acc", "val_acc", "val_exact_acc"],
               "chart-lr": ["lr"]}
     template = "views/sequence.html"
