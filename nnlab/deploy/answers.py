@@ -1,7 +1,10 @@
 """What the inference server answers for a detector and a segmenter, in the uploaded image's own pixels.
 
 Detection: ``{"detections": [{"box": [x1, y1, x2, y2], "score", "label", "class"}, ...], "size": [w, h]}``,
-boxes mapped back through the run's resize (squash or letterbox) and clipped to the image.
+boxes mapped back through the run's resize (squash or letterbox) and clipped to the image. A Mask R-CNN run's
+detections also carry ``"mask": {"size": [h, w], "counts": str}``: the instance mask in the image's own pixels as
+COCO compressed RLE (``pycocotools.mask.decode`` reads it; ``nnlab.data.boxes.rle.decode_rle`` too), the same
+mask ``nnlab predict`` reports.
 Segmentation: each class's share of the image's pixels and the label mask (class id per pixel, a palette PNG
 whose colours are the run's palette), both at the image's own size: the network's (H, W) mask resized by
 nearest neighbour, so ids stay ids.
@@ -16,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nnlab.tasks.detect import Placement
+from nnlab.tasks.detect import Placement, instance_masks
 
 
 def detection_answer(det: dict[str, torch.Tensor], place: Placement, classes: list[str]) -> dict[str, Any]:
@@ -24,6 +27,9 @@ def detection_answer(det: dict[str, torch.Tensor], place: Placement, classes: li
     boxes = place.to_image(det["boxes"])
     found = [{"box": [round(float(v), 3) for v in b], "score": float(s), "label": int(k), "class": classes[int(k)]}
              for b, s, k in zip(boxes, det["scores"], det["labels"])]
+    if "masks" in det:  # Mask R-CNN: (m, H, W) probabilities in input pixels
+        for f, rle in zip(found, instance_masks(det["masks"], place)):
+            f["mask"] = rle
     return {"detections": found, "size": list(place.size)}
 
 

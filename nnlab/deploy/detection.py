@@ -6,9 +6,11 @@ batch size. Candidates, score threshold, clipping, per-class NMS and the detecti
 ``nnlab.models.detection.postprocess.postprocess``, the very function the eager ``Detector`` calls, so a
 deployed model and ``nnlab predict`` cannot drift; its options travel in the file's metadata.
 
-Two-stage detectors (faster_rcnn, fast_rcnn) cannot be cut that way: their second stage runs on the first
-stage's proposals after NMS. torchvision's parts trace cleanly for one image, so they export **whole** at batch 1
-(``boxes`` (m, 4), ``scores`` (m,), ``labels`` (m,) with the same post-processing traced inside the graph).
+Two-stage detectors (faster_rcnn, fast_rcnn, mask_rcnn) cannot be cut that way: their second stage runs on the
+first stage's proposals after NMS. torchvision's parts trace cleanly for one image, so they export **whole** at
+batch 1 (``boxes`` (m, 4), ``scores`` (m,), ``labels`` (m,) with the same post-processing traced inside the graph;
+Mask R-CNN adds ``masks`` (m, H, W), each detection's mask probabilities pasted into the input, through
+torchvision's ONNX-traceable paste loop).
 Classic detectors (sliding window, HOG + SVM, Haar ...) are not networks and are refused.
 """
 from __future__ import annotations
@@ -22,9 +24,11 @@ from torch import nn
 
 from nnlab.errors import UserError
 from nnlab.models.detection.detector import Detector
+from nnlab.models.detection.mask_rcnn import MaskDetector
 from nnlab.models.detection.postprocess import PostProcess, postprocess
 
 WHOLE_OUTPUTS = ("boxes", "scores", "labels")
+MASK_OUTPUTS = (*WHOLE_OUTPUTS, "masks")  # Mask R-CNN's whole graph
 
 
 class DenseGraph(nn.Module):
@@ -41,18 +45,18 @@ class DenseGraph(nn.Module):
 
 
 class WholeGraph(nn.Module):
-    """One image (1, C, H, W) -> its final boxes (m, 4), scores (m,), labels (m,): post-processing inside.
-    ``detect`` (default: the model itself) maps a normalized batch to detections, e.g. the detect task's
-    ``detect``, which gives classic detectors their raw pixels."""
+    """One image (1, C, H, W) -> its final boxes (m, 4), scores (m,), labels (m,) (+ masks (m, H, W)), in
+    ``outputs`` order: post-processing inside. ``detect`` (default: the model itself) maps a normalized batch to
+    detections, e.g. the detect task's ``detect``, which gives classic detectors their raw pixels."""
 
     def __init__(self, model: nn.Module, detect: Callable[[torch.Tensor], list[dict[str, torch.Tensor]]] | None
-                 = None) -> None:
+                 = None, outputs: tuple[str, ...] = WHOLE_OUTPUTS) -> None:
         super().__init__()
-        self.model, self.detect = model, detect
+        self.model, self.detect, self.outputs = model, detect, outputs
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         (found,) = (self.detect or self.model)(images)
-        return tuple(found[name] for name in WHOLE_OUTPUTS)
+        return tuple(found[name] for name in self.outputs)
 
 
 class NotExportable(UserError):
@@ -78,8 +82,10 @@ def detection_graph(model: nn.Module, name: str, info: dict[str, Any]) -> Graph:
                             "detector) and cannot be exported; `nnlab deploy RUN_DIR` serves it eagerly")
     common = {"resize_mode": info.get("resize_mode", "squash"), "postprocess": model.postprocessing().to_dict()}
     if model.head.decode is None:
-        return Graph(WholeGraph(model).eval(), WHOLE_OUTPUTS, True, {**common, "graph": "whole"},
-                     lambda a, b: detection_diff(dict(zip(WHOLE_OUTPUTS, a)), dict(zip(WHOLE_OUTPUTS, b))))
+        names = MASK_OUTPUTS if isinstance(model, MaskDetector) else WHOLE_OUTPUTS
+        return Graph(WholeGraph(model, outputs=names).eval(), names, True,
+                     {**common, "graph": "whole", "outputs": list(names)},
+                     lambda a, b: detection_diff(dict(zip(names, a)), dict(zip(names, b))))
     return Graph(DenseGraph(model).eval(), model.postprocessing().outputs, False, {**common, "graph": "dense"})
 
 
@@ -101,7 +107,8 @@ class DetectionDecoder:
     def __init__(self, meta: dict[str, Any]) -> None:
         self.spec = PostProcess.from_dict(meta.get("postprocess") or {})  # none: a classic detector selects itself
         self.whole = meta.get("graph") == "whole"
-        self.outputs: tuple[str, ...] = WHOLE_OUTPUTS if self.whole else self.spec.outputs
+        whole = tuple(meta.get("outputs") or WHOLE_OUTPUTS)  # a Mask R-CNN graph adds masks
+        self.outputs: tuple[str, ...] = whole if self.whole else self.spec.outputs
 
     def __call__(self, arrays: Sequence[np.ndarray], image_size: tuple[int, int],
                  score_threshold: float | None = None) -> list[dict[str, torch.Tensor]]:
@@ -117,7 +124,8 @@ class DetectionDecoder:
 def detection_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
     """Largest box or score difference between two sets of detections of one image, matched one to one (same
     label, closest box and score), whatever their order: detections whose scores tie within float error may
-    come in either order from two runtimes. ``inf`` when the counts or the labels do not pair up."""
+    come in either order from two runtimes; with ``masks`` in both, also the largest mask probability
+    difference of the paired detections. ``inf`` when the counts or the labels do not pair up."""
     boxes_a, boxes_b = torch.as_tensor(a["boxes"]).double(), torch.as_tensor(b["boxes"]).double()  # (m, 4)
     if len(boxes_a) != len(boxes_b):
         return float("inf")
@@ -125,9 +133,12 @@ def detection_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
     cost = torch.maximum((boxes_a[:, None] - boxes_b[None]).abs().amax(-1),
                          (scores_a[:, None] - scores_b[None]).abs())  # (m, m)
     cost[torch.as_tensor(a["labels"])[:, None] != torch.as_tensor(b["labels"])[None]] = float("inf")
-    worst = 0.0
+    worst, masks = 0.0, "masks" in a and "masks" in b
     for i in scores_a.argsort(descending=True).tolist():  # greedy: best remaining partner, strongest first
         j = int(cost[i].argmin())
         worst = max(worst, float(cost[i, j]))
+        if masks:  # (H, W) probabilities of the pair
+            diff = (torch.as_tensor(a["masks"][i]).double() - torch.as_tensor(b["masks"][j]).double()).abs()
+            worst = max(worst, float(diff.max()) if diff.numel() else 0.0)
         cost[:, j] = float("inf")
     return worst

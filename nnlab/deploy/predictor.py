@@ -17,7 +17,8 @@ from nnlab.data import Preprocess
 from nnlab.data.imageio import DECODE_SLOTS, open_image, resize
 from nnlab.deploy.answers import detection_answer, segmentation_answer
 from nnlab.deploy.detection import DetectionDecoder, NotExportable, eager_graph
-from nnlab.deploy.export import INPUT, META_KEY, OUTPUT, arrays, export_run, jit_load, read_metadata
+from nnlab.deploy.export import (INPUT, META_KEY, OUTPUT, arrays, export_run, jit_load, ort_session,
+                                 read_metadata)
 from nnlab.errors import UserError
 from nnlab.inference import load_run
 from nnlab.tasks.detect import Placement, place_image
@@ -112,10 +113,8 @@ class Predictor:
 
     @classmethod
     def _onnx(cls, path: Path, source: str) -> "Predictor":
-        import onnxruntime as ort
-
         try:
-            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            session = ort_session(str(path))
         except Exception as e:  # onnxruntime raises its own Fail / InvalidProtobuf types
             raise UserError(f"{path} cannot be loaded by ONNX Runtime: {e}") from None
         raw = session.get_modelmeta().custom_metadata_map.get(META_KEY)

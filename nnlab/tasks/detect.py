@@ -16,13 +16,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from nnlab.config import Config
 from nnlab.data import Preprocess, TensorLoader
 from nnlab.data import augment
 from nnlab.data.boxes import BoxDataset, load_box_splits
 from nnlab.data.boxes import augment as box_augment
-from nnlab.data.boxes.draw import draw_boxes
+from nnlab.data.boxes.draw import blend_mask, draw_boxes
+from nnlab.data.boxes.rle import encode_rle
 from nnlab.data.imageio import DECODE_SLOTS, open_image
 from nnlab.data.splits import fraction_splits
 from nnlab.engine.trainer import Logs
@@ -201,7 +203,8 @@ class Detect(Task):
 
     def predict(self, model: nn.Module, info: dict[str, Any], paths: Sequence[str | Path],
                 device: torch.device, out: str | Path | None = None) -> list[dict[str, Any]]:
-        """Boxes in each image's own pixel coordinates; with ``out``, the image with the boxes drawn."""
+        """Boxes in each image's own pixel coordinates (Mask R-CNN: each with its ``mask`` as COCO RLE in those
+        pixels, see ``instance_masks``); with ``out``, the image with the boxes (and masks) drawn."""
         pre, classes = Preprocess(**info["preprocess"]), info["classes"]
         self.pre, self.num_classes = pre, len(classes)
         results = []
@@ -210,16 +213,20 @@ class Detect(Task):
             x = pre.normalize(torch.from_numpy(arr)[None]).to(device)
             with torch.inference_mode():
                 (det,) = self.detect(model, x)
-            boxes = place.to_image(det["boxes"].cpu())
-            scores, labels = det["scores"].cpu(), det["labels"].cpu()
+            det = {k: v.cpu() for k, v in det.items()}
+            boxes = place.to_image(det["boxes"])
             found = [{"class": classes[int(c)], "score": float(s), "box": [round(float(v), 1) for v in b]}
-                     for b, s, c in zip(boxes, scores, labels)]
+                     for b, s, c in zip(boxes, det["scores"], det["labels"])]
+            pixels = np.array(img.convert("RGB")) if out is not None else None  # (H, W, 3) uint8
+            if "masks" in det:
+                for f, rle in zip(found, instance_masks(det["masks"], place, pixels)):
+                    f["mask"] = rle
             result = {"image": str(path), "boxes": found}
-            if out is not None:
-                pixels = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)  # (3, H, W) uint8
+            if pixels is not None:
                 png = Path(out) / f"{Path(path).stem}_boxes.png"
                 png.parent.mkdir(parents=True, exist_ok=True)
-                draw_boxes(pixels, boxes, labels, classes, scores).save(png)
+                draw_boxes(torch.from_numpy(pixels).permute(2, 0, 1), boxes, det["labels"], classes,
+                           det["scores"]).save(png)
                 result["png"] = str(png)
             results.append(result)
         return results
@@ -243,6 +250,28 @@ class Placement:
         w, h = self.size
         return torch.stack([boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h), boxes[:, 2].clamp(0, w),
                             boxes[:, 3].clamp(0, h)], 1)
+
+    def mask_to_image(self, mask: torch.Tensor) -> np.ndarray:
+        """(H, W) mask probabilities in input pixels -> bool (h, w) in the image's own pixels: the letterbox
+        padding cut away, the rest resized bilinearly (pixel centres aligned), then cut at 0.5."""
+        w, h = self.size
+        x0, y0 = round(self.ox), round(self.oy)
+        crop = mask[y0: y0 + max(1, round(h * self.sy)), x0: x0 + max(1, round(w * self.sx))]  # the photo's part
+        full = F.interpolate(crop[None, None].float(), size=(h, w), mode="bilinear", align_corners=False)
+        return (full[0, 0] >= 0.5).numpy()
+
+
+def instance_masks(masks: torch.Tensor, place: Placement, pixels: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Each detection's mask, (m, H, W) probabilities in input pixels, as COCO RLE (``{"size": [h, w], "counts":
+    str}``, nnlab.data.boxes.rle) in the image's own pixels; with ``pixels`` (h, w, 3) uint8, each is also blended
+    in (its own colour). One full-size mask at a time: a large photo's masks are never all held at once."""
+    rles = []
+    for i, mask in enumerate(masks):
+        full = place.mask_to_image(mask)  # (h, w) bool
+        rles.append(encode_rle(full))
+        if pixels is not None:
+            blend_mask(pixels, full, i)
+    return rles
 
 
 def place_image(source: Any, pre: Preprocess, mode: str = "squash") -> tuple[np.ndarray, Placement, Any]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.runs import image_files, make_detect_run, make_run, make_segment_run, photo_files
+from tests.deploy.runs import image_files, make_detect_run, make_mask_run, make_run, make_segment_run, photo_files
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,11 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="session")
 def detect_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_detect_run(tmp_path_factory.mktemp("detect"))
+
+
+@pytest.fixture(scope="session")
+def mask_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_mask_run(tmp_path_factory.mktemp("mask"))
 
 
 @pytest.fixture(scope="session")

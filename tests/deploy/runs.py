@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import nnlab
+from nnlab.engine import checkpoint
+from nnlab.engine.runs import RunDir
 from tests.conftest import write_image_folder
 
 
@@ -45,6 +47,27 @@ def _fit_detect_run(root: Path) -> Path:
            "model": {"name": "yolo", "width": 4, "neck_width": 8, "score_thresh": 0.007, "max_detections": 10},
            "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 2, "batch_size": 8}}
     return nnlab.fit(cfg, runs_root=root / "runs", progress=False).dir
+
+
+def make_mask_run(root: Path) -> Path:
+    """A tiny Mask R-CNN on 64 px digit scenes (letterboxed, 2 epochs; scikit-learn's digits as for the YOLO
+    run); a zero score threshold and at most 5 detections. Two epochs leave every mask probability just under
+    0.5 (empty masks), so the saved weights' mask logits are raised by 0.3: each detection's mask then covers
+    most of its box, something to compare."""
+    cfg = {"name": "mask_rcnn", "seed": 0, "task": "detect",
+           "data": {"dataset": "scenes", "image_size": [64, 64], "val_fraction": 0.1, "resize_mode": "letterbox"},
+           "detect": {"scenes": {"n": 16, "n_test": 4, "digits": [1, 2], "scale": [1.5, 2.0]}},
+           "model": {"name": "mask_rcnn", "width": 4, "neck_width": 8, "fc_width": 16, "mask_width": 8,
+                     "anchor_scale": 2, "score_thresh": 0.0, "max_detections": 5},
+           "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 2, "batch_size": 8}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("nnlab.data.boxes.scenes.shared_places", lambda *_: [])
+        run = nnlab.fit(cfg, runs_root=root / "runs", progress=False).dir
+    best = RunDir(run).best
+    state = checkpoint.load(best)
+    state["model"]["head.roi_heads.mask_predictor.mask_fcn_logits.bias"] += 0.3
+    checkpoint.save(state, best)
+    return run
 
 
 def make_segment_run(root: Path) -> Path:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -12,15 +12,32 @@ PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 13
            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
 
 
+MASK_ALPHA = 0.5  # opacity of an instance mask over its image
+
+
+def blend_mask(pixels: np.ndarray, mask: np.ndarray | torch.Tensor, index: int, alpha: float = MASK_ALPHA) -> None:
+    """Blend instance ``index``'s colour into the (H, W, 3) uint8 ``pixels`` (in place) where ``mask`` (H, W) is
+    set: each instance its own colour, semi-transparent, so the object stays visible under it."""
+    inside = np.asarray(mask, dtype=bool)
+    colour = np.array(PALETTE[index % len(PALETTE)], np.float32)
+    pixels[inside] = (pixels[inside] * (1 - alpha) + colour * alpha).round().astype(np.uint8)
+
+
 def draw_boxes(image: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, classes: Sequence[str],
-               scores: torch.Tensor | None = None) -> Image.Image:
-    """uint8 (C, H, W) image with each xyxy box outlined in its class colour and labelled."""
-    arr = image.permute(1, 2, 0).numpy()
-    img = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).convert("RGB")
+               scores: torch.Tensor | None = None,
+               masks: Iterable[np.ndarray | torch.Tensor] | None = None) -> Image.Image:
+    """uint8 (C, H, W) image with each xyxy box outlined in its class colour and labelled; ``masks`` (one (H, W)
+    0/1 map per box, e.g. Mask R-CNN's) are blended in first, each instance in its own colour."""
+    rgb = image.expand(3, -1, -1) if image.shape[0] == 1 else image[:3]
+    arr = rgb.permute(1, 2, 0).numpy().copy()  # (H, W, 3)
+    for i, mask in enumerate(masks if masks is not None else ()):
+        blend_mask(arr, mask, i)
+    img = Image.fromarray(arr)
     pen = ImageDraw.Draw(img)
     for i, (box, label) in enumerate(zip(boxes.tolist(), labels.tolist())):
         colour = PALETTE[label % len(PALETTE)]
-        pen.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=colour)
+        x1, y1 = max(box[0], box[2] - 1), max(box[1], box[3] - 1)  # a box under a pixel wide: a line or dot
+        pen.rectangle([box[0], box[1], x1, y1], outline=colour)
         text = classes[label] + (f" {float(scores[i]):.2f}" if scores is not None else "")
         pen.text((box[0] + 1, max(0, box[1] - 10)), text, fill=colour)
     return img

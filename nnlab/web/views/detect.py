@@ -1,5 +1,5 @@
-"""Detection runs: test images with the predicted boxes beside the ground truth, the evaluator's table (mAP,
-mAP@0.5, ... with their interpolation), AP per class and the precision-recall curves."""
+"""Detection runs: test images with the predicted boxes (and a Mask R-CNN's instance masks) beside the ground
+truth, the evaluator's table (mAP, mAP@0.5, ... with their interpolation), AP per class and the PR curves."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,9 +29,11 @@ class DetectView(TaskView):
             truth, pred = test.targets[i], evaluator.predictions[i]
             keep = pred["scores"] >= MIN_SCORE
             names = (f"detect_{i}_truth.png", f"detect_{i}_predicted.png")
-            draw_boxes(test.images[i], truth["boxes"], truth["labels"], classes).save(run.web / names[0])
-            draw_boxes(test.images[i], pred["boxes"][keep], pred["labels"][keep], classes,
-                       pred["scores"][keep]).save(run.web / names[1])
+            masks = pred["masks"][keep] if "masks" in pred else None  # Mask R-CNN: overlays on both sides
+            draw_boxes(test.images[i], truth["boxes"], truth["labels"], classes,
+                       masks=truth.get("masks") if masks is not None else None).save(run.web / names[0])
+            draw_boxes(test.images[i], pred["boxes"][keep], pred["labels"][keep], classes, pred["scores"][keep],
+                       masks).save(run.web / names[1])
             pairs.append({"file": Path(test.files[i]).name, "truth": figure("web", names[0]),
                           "predicted": figure("web", names[1]), "objects": len(truth["boxes"]),
                           "found": int(keep.sum())})

@@ -1,0 +1,28 @@
+"""Instance masks as COCO run-length encoding (the ``segmentation`` of COCO's results format): compact, JSON-ready,
+and read back by any COCO tool (``pycocotools.mask.decode``)."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+
+def encode_rle(mask: np.ndarray) -> dict[str, Any]:
+    """A (H, W) bool / 0-1 mask -> ``{"size": [H, W], "counts": str}``: pycocotools' compressed RLE (runs counted
+    down the columns, starting with background), its counts as ASCII text."""
+    from pycocotools import mask as mask_utils  # deferred: only instance masks need it
+
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def decode_rle(rle: dict[str, Any]) -> np.ndarray:
+    """``encode_rle``'s output (or any COCO compressed RLE) -> (H, W) bool."""
+    from pycocotools import mask as mask_utils
+
+    counts = rle["counts"]
+    with warnings.catch_warnings():  # pycocotools' own numpy-2 notice about np.array(copy=False)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mask_utils.decode({"size": list(rle["size"]),
+                                  "counts": counts.encode("ascii") if isinstance(counts, str) else counts}).astype(bool)
