@@ -15,6 +15,7 @@ DETECTORS_ARGS = {
     "yolo": {}, "yolo-v1": {"anchors": "none"}, "yolo-fpn": {"neck": "fpn"}, "ssd": {},
     "retinanet": {"anchor_scale": 2.0}, "detectnet": {"coverage_thresh": 0.01},
     "faster_rcnn": {"anchor_scale": 2.0}, "fast_rcnn": {},
+    "mask_rcnn": {"anchor_scale": 2.0, "fc_width": 16, "mask_width": 8},
 }
 
 
@@ -44,7 +45,7 @@ def _assert_same(got, want):
     assert detection_diff(got, want) < 1e-3
 
 
-SLOW = {"faster_rcnn"}  # tracing torchvision's RPN + RoI heads takes a few seconds
+SLOW = {"faster_rcnn", "mask_rcnn"}  # tracing torchvision's RPN + RoI heads takes a few seconds
 
 
 def _keys(keys):
@@ -95,6 +96,9 @@ def test_torchscript_export_of_a_dense_detector(tmp_path):
 def test_two_stage_detector_exports_whole_at_batch_one():
     graph = detection_graph(_build("faster_rcnn"), "faster_rcnn", {})
     assert graph.batch_one and graph.outputs == ("boxes", "scores", "labels") and graph.meta["graph"] == "whole"
+    masks = detection_graph(_build("mask_rcnn"), "mask_rcnn", {})
+    assert masks.batch_one and masks.outputs == ("boxes", "scores", "labels", "masks")
+    assert DetectionDecoder({**masks.meta, "graph": "whole"}).outputs == masks.outputs
 
 
 def test_classic_detector_is_refused_with_the_reason():
@@ -146,3 +150,8 @@ def test_detection_diff_pairs_detections_whatever_their_order():
     assert detection_diff(a, {**b, "labels": torch.tensor([0, 0])}) == float("inf")  # a label differs
     assert detection_diff(a, {k: v[:1] for k, v in a.items()}) == float("inf")  # a detection is missing
     assert detection_diff(a, {**a, "boxes": a["boxes"] + 0.25}) == 0.25
+    masks = torch.zeros(2, 3, 3)
+    shifted = masks.clone()
+    shifted[1, 0, 0] = 0.5  # the second detection's mask (the first of b, flipped)
+    assert detection_diff({**a, "masks": masks}, {**b, "masks": masks}) == 0.0
+    assert detection_diff({**a, "masks": masks}, {**b, "masks": shifted.flip(0)}) == 0.5  # paired, then compared

@@ -99,6 +99,29 @@ def test_predict_maps_boxes_back_to_the_original_image(tmp_path, mode, expected)
     assert Image.open(res["png"]).size == (64, 32)
 
 
+@pytest.mark.parametrize("mode", ["squash", "letterbox"])
+def test_masks_map_back_to_the_original_image_and_become_rle(tmp_path, mode):
+    """A rectangle in a 64 x 32 photo, placed in the 32 x 32 input as training did, maps back onto itself."""
+    from nnlab.data.boxes.rle import decode_rle
+    from nnlab.tasks.detect import instance_masks, place_image
+
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(path)
+    pre = Preprocess(3, 32, 32, "squash", [0.5] * 3, [0.25] * 3)
+    _, place, _ = place_image(path, pre, mode)
+    truth = np.zeros((32, 64), bool)
+    truth[8:24, 16:48] = True  # (h, w) in the photo's pixels
+    ys, xs = np.meshgrid(np.arange(32) + 0.5, np.arange(32) + 0.5, indexing="ij")  # input pixel centres
+    x_img, y_img = (xs - place.ox) / place.sx, (ys - place.oy) / place.sy
+    inside = (x_img > 16) & (x_img < 48) & (y_img > 8) & (y_img < 24)
+    masks = torch.from_numpy(inside.astype(np.float32))[None]  # (1, 32, 32) in input pixels
+    pixels = np.zeros((32, 64, 3), np.uint8)
+    (rle,) = instance_masks(masks, place, pixels)
+    back = decode_rle(rle)
+    assert np.array_equal(back, truth)  # bilinear back-resize cut at 0.5: the edges land where they were
+    assert (pixels[back] != 0).any(-1).all() and not pixels[~back].any()  # blended exactly where the mask is
+
+
 @pytest.mark.parametrize("change, error, needle", [
     ({"data": {"dataset": "voc_folder"}}, UserError, "unknown box dataset 'voc_folder'"),
     ({"model": {"name": "hog_people"}}, ConfigError, "detects one class (person), the dataset has 10"),
