@@ -1,6 +1,7 @@
-"""Using a trained job beyond classification: an uploaded image through a detection run (boxes drawn) or a
-segmentation run (a colour overlay), and text from a sequence run (a language model's continuation of a prompt,
-a seq2seq model's translation). Inputs are bounded here; images pass the decoding limits of ``nnlab.predict``."""
+"""Using a trained job beyond classification: an uploaded image through a detection run (boxes drawn; a Mask
+R-CNN's instance masks blended in, their pixel counts in the table) or a segmentation run (a colour overlay),
+and text from a sequence run (a language model's continuation of a prompt, a seq2seq model's translation).
+Inputs are bounded here; images pass the decoding limits of ``nnlab.predict``."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import nnlab
 from nnlab.api import read_meta
+from nnlab.data.boxes.rle import rle_area
 from nnlab.errors import UserError
 
 IMAGE_TASKS = ("detect", "segment")  # classification has its own page section (top-k, folders)
@@ -44,6 +46,9 @@ def infer_image(run_dir: Path, path: Path, name: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as out, named_errors([path], [name]):
         (result,) = nnlab.predict(run_dir, [path], out=out)
         png = base64.b64encode(Path(result.pop("png")).read_bytes()).decode()
+    for box in result.get("boxes", []):  # Mask R-CNN: the figure shows each mask; the table its pixel count
+        if "mask" in box:
+            box["mask_px"] = rle_area(box.pop("mask"))
     result["image"] = name
     return {"task": task, "png": f"data:image/png;base64,{png}", **result}
 

@@ -198,3 +198,28 @@ def test_nan_metrics_reach_the_api_and_the_live_stream_as_null(app, client, trai
     assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["episode_return"] is None
     events = client.get(f"/api/jobs/{job_id}/events").text
     assert events.count("event: metrics") == 2 and "NaN" not in events
+
+
+@pytest.mark.slow  # a 2-epoch Mask R-CNN fit and its evaluation (~3 s)
+def test_mask_rcnn_job_overlays_instance_masks_on_the_job_and_infer_pages(app, browser, tmp_path):
+    import yaml
+
+    from nnlab.data.boxes.draw import draw_boxes
+    from nnlab.inference import evaluation
+    from tests.deploy.runs import make_mask_run
+
+    run_dir = make_mask_run(tmp_path)
+    store = app.state.wb.store
+    job_id = store.add_job("mask_rcnn", yaml.safe_load(RunDir(run_dir).config.read_text()), None)
+    store.update_job(job_id, status="completed", run_dir=str(run_dir))
+    html = browser.get(f"/jobs/{job_id}").text
+    assert 'id="detect-images"' in html and "mask_mAP50" in html
+    _, _, data = evaluation(run_dir, "test")
+    test = data.split("test")
+    drawn = np.asarray(Image.open(RunDir(run_dir).web / "detect_0_truth.png"))
+    plain = np.asarray(draw_boxes(test.images[0], test.targets[0]["boxes"], test.targets[0]["labels"], test.classes))
+    inside = test.targets[0]["masks"].bool().any(0).numpy()  # (H, W): every true instance's pixels
+    assert inside.any() and (drawn != plain).any(-1)[inside].mean() > 0.9 and not (drawn != plain)[~inside].any()
+    image = _png(tmp_path / "street.png", (48, 64))
+    r = browser.post(f"/jobs/{job_id}/infer/image", files={"file": ("street.png", image.read_bytes(), "image/png")})
+    assert r.status_code == 200 and "mask (pixels)" in r.text and 'src="data:image/png;base64,' in r.text

@@ -26,3 +26,10 @@ def decode_rle(rle: dict[str, Any]) -> np.ndarray:
         warnings.simplefilter("ignore", DeprecationWarning)
         return mask_utils.decode({"size": list(rle["size"]),
                                   "counts": counts.encode("ascii") if isinstance(counts, str) else counts}).astype(bool)
+
+
+def rle_area(rle: dict[str, Any]) -> int:
+    """How many pixels ``encode_rle``'s mask covers (from the runs, without decoding)."""
+    from pycocotools import mask as mask_utils
+
+    return int(mask_utils.area({"size": list(rle["size"]), "counts": rle["counts"].encode("ascii")}))
