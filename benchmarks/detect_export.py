@@ -2,10 +2,10 @@
 
 Both sides run the complete pipeline a deployed detector runs: the network (eager ``Detector.dense`` or the
 exported graph in ONNX Runtime), then the same post-processing function (candidates, score threshold, per-class
-NMS; two-stage detectors have it inside their graph). Each detector is built at the scenes size (128 px, 3
-channels, the default tiny backbone), with random weights unless ``--run`` gives a trained detection run;
-speed barely depends on training, except that the post-processing of an untrained net sees fewer boxes
-above the threshold. Rounds alternate eager and ORT so machine noise hits both alike. One thread each.
+NMS; two-stage detectors have it inside their graph; mask_rcnn's graph also pastes each detection's mask). Each
+detector is built at the scenes size (128 px, 3 channels, the default tiny backbone), with random weights unless
+``--run`` gives a trained detection run; speed barely depends on training, except that the post-processing of
+an untrained net sees fewer boxes above the threshold. Rounds alternate eager and ORT so machine noise hits both alike. One thread each.
 
     PYTHONPATH=. python benchmarks/detect_export.py [--models yolo ssd ...] [--images 50] [--rounds 3] [--run DIR]
 """
@@ -23,10 +23,10 @@ import torch
 import nnlab.models.detection  # noqa: F401  registers the detectors
 from nnlab.data import Preprocess
 from nnlab.deploy.detection import DetectionDecoder, detection_diff, detection_graph
-from nnlab.deploy.export import export_model, read_metadata, sample_inputs
+from nnlab.deploy.export import export_model, ort_session, read_metadata, sample_inputs
 from nnlab.models.registry import DETECTORS
 
-MODELS = {"yolo": {}, "ssd": {}, "retinanet": {}, "detectnet": {}, "faster_rcnn": {}}
+MODELS = {"yolo": {}, "ssd": {}, "retinanet": {}, "detectnet": {}, "faster_rcnn": {}, "mask_rcnn": {}}
 PRE = Preprocess(3, 128, 128, "squash", [0.5] * 3, [0.25] * 3)
 
 
@@ -47,11 +47,7 @@ def measure(name: str, run: str | None, images: int, rounds: int) -> dict[str, f
         path = export_model(graph.module, pre, [str(i) for i in range(model.num_classes)], "onnx",
                             Path(tmp) / "m.onnx", not graph.batch_one, samples=2, info=graph.meta,
                             outputs=graph.outputs, compare=graph.compare).path
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        session = ort_session(str(path), threads=1)
         decode = DetectionDecoder(read_metadata(path))
     x = sample_inputs(pre, images, seed=3)
     size = (pre.height, pre.width)

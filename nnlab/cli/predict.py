@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 import nnlab
+from nnlab.data.boxes.rle import rle_area
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+", help="image files, or text files holding prompts")
     p.add_argument("--top", type=int, default=5, help="classification: how many classes to show per image")
-    p.add_argument("--out", default=None, help="detection: folder for the images with their boxes drawn; "
+    p.add_argument("--out", default=None, help="detection: folder for the images with their boxes (and instance masks) drawn; "
                    "generation: each image beside its reconstruction; segmentation: each image's colour overlay")
     p.set_defaults(func=run)
 
@@ -29,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {t['source']}  ->  {t['output']}")
         for t in r.get("top", []):
             print(f"  {t['prob']:7.2%}  {t['class']}")
-        for b in r.get("boxes", []):
-            print(f"  {b['score']:6.3f}  {b['class']}  box {b['box']}")
+        for b in r.get("boxes", []):  # a Mask R-CNN's masks: their pixel counts (the RLE is in the API's result)
+            mask = f"  mask {rle_area(b['mask'])} px" if "mask" in b else ""
+            print(f"  {b['score']:6.3f}  {b['class']}  box {b['box']}{mask}")
         if "boxes" in r and not r["boxes"]:
             print("  no detections")
         for name, share in r.get("fractions", {}).items():

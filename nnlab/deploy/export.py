@@ -196,13 +196,16 @@ def _with_metadata(fmt: str, data: bytes, meta: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def ort_session(model: str | bytes) -> Any:
-    """An ONNX Runtime CPU session (a file path or the bytes) whose log shows errors only: Mask R-CNN's paste loop
-    would otherwise warn, once per detection, that the loop's result outgrew its traced shape (it is meant to)."""
+def ort_session(model: str | bytes, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session (a file path or the bytes; ``threads``: intra- and inter-op, default ORT's) whose
+    log shows errors only: Mask R-CNN's paste loop would otherwise warn, once per detection, that the loop's
+    result outgrew its traced shape (it is meant to)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = options.inter_op_num_threads = threads
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
