@@ -95,3 +95,13 @@ def _pair(served, predicted):
         out.append((d, match))
         left.remove(match)
     return out
+
+
+def test_cli_predict_prints_each_masks_pixel_count(mask_run, photos, capsys):
+    from nnlab.cli.main import main
+
+    assert main(["predict", str(mask_run), str(photos[0])]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "box [" in line]
+    (want,) = nnlab.predict(mask_run, photos[:1])
+    assert len(lines) == len(want["boxes"]) > 0
+    assert all(line.endswith(f"mask {int(decode_rle(b['mask']).sum())} px") for line, b in zip(lines, want["boxes"]))
