@@ -85,7 +85,7 @@ def crop_split(ds: BoxDataset, o: CropOptions) -> tuple[torch.Tensor, list[str],
         obj = object_regions(t["boxes"], o.per_image, o, gen)
         bg = background_regions(t["boxes"], tuple(image.shape[-2:]), 2 * o.per_image, sides, o.max_iou, gen)
         out = roi_align(image, [torch.cat([obj, bg])], o.size, aligned=True)  # (m, C, size, size)
-        flat = out[len(obj):].flatten(1).std(1) < FLAT  # e.g. inside letterbox padding
+        flat = out[len(obj):].flatten(1).std(1) < FLAT if len(bg) else torch.zeros(0, dtype=torch.bool)  # padding
         out = torch.cat([out[: len(obj)], out[len(obj):][~flat][: o.per_image]])
         crops.append(out.round().clamp(0, 255).to(torch.uint8))
         n_bg = len(out) - len(obj)
