@@ -1,5 +1,5 @@
-"""``nnlab data crops SOURCE --out DIR``: object + background crops of a box dataset's TRAINING images as an
-image-folder classification dataset, for pretraining a detector's backbone offline.
+"""``nnlab data crops SOURCE [SOURCE ...] --out DIR``: object + background crops of box datasets' TRAINING images
+as one image-folder classification dataset, for pretraining a detector's backbone offline.
 
 SOURCE is a detect config (its data section, seed and split settings decide which images are the training
 split: exactly the images that config's ``nnlab train`` trains on, so no validation or test image is cropped),
@@ -22,7 +22,8 @@ NAMED = ("raccoon", "pennfudan", "scenes")
 def add_parser(dsub: argparse._SubParsersAction) -> None:
     c = dsub.add_parser("crops", help="object and background crops of a box dataset's training images, as an image "
                                       "folder for pretraining a detector's backbone (nnlab train classify)")
-    c.add_argument("source", help="a detect config (.yaml) or a box dataset: raccoon, pennfudan, scenes or a folder")
+    c.add_argument("sources", nargs="+", metavar="SOURCE", help="a detect config (.yaml) or a box dataset: raccoon, "
+                   "pennfudan, scenes or a folder; several sources are merged (same class names share a folder)")
     c.add_argument("--out", required=True, help="new folder: one subfolder per class + background")
     c.add_argument("--size", type=int, default=64, help="crop side in pixels (default 64)")
     c.add_argument("--per-image", type=int, default=4, help="crops per object and background crops per image")
@@ -58,15 +59,16 @@ def run(args: argparse.Namespace) -> int:
     bad = [o for o in args.overrides if not (o.startswith("--") and "=" in o)]
     if bad:
         raise UserError(f"unrecognized arguments: {' '.join(bad)} (overrides look like --data.key=value)")
-    cfg = source_config(args.source, list(args.overrides))
-    data = api.build_task(cfg).load_data(progress=False)
-    if args.split not in data.splits:
-        raise UserError(f"the dataset has no {args.split} split (set data.val_fraction)")
-    split = data.split(args.split)
+    splits = []
+    for source in args.sources:
+        data = api.build_task(source_config(source, list(args.overrides))).load_data(progress=False)
+        if args.split not in data.splits:
+            raise UserError(f"{source} has no {args.split} split (set data.val_fraction)")
+        splits.append(data.split(args.split))
+        print(f"{source}: {args.split} split, {len(splits[-1].files)} of {sum(len(s.files) for s in data.splits.values())}"
+              f" images (val / test images excluded: the split nnlab train makes with this config)")
     options = CropOptions(size=args.size, per_image=args.per_image, max_iou=args.max_iou, seed=args.seed)
-    counts = write_crops(split, args.out, options)
-    print(f"{args.split} split: {len(split.files)} of {sum(len(s.files) for s in data.splits.values())} images "
-          f"(val / test images excluded: same split as nnlab train with this config)")
+    counts = write_crops(splits, args.out, options)
     print(f"wrote {sum(counts.values())} crops of {args.size}x{args.size} to {args.out}: "
           + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0

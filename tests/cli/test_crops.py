@@ -24,7 +24,7 @@ def scenes(tmp_path, monkeypatch):
 def test_crops_come_from_the_training_split_only(scenes, capsys):
     overrides = ["--data.image_size=[40, 40]", "--data.val_fraction=0.25", "--data.test_fraction=0.25"]
     assert main(["data", "crops", "sc", "--out", "crops", "--size", "16", "--per-image", "2", *overrides]) == 0
-    assert "train split: 6 of 12 images" in capsys.readouterr().out
+    assert "sc: train split, 6 of 12 images" in capsys.readouterr().out
     splits = build_task(source_config("sc", overrides)).load_data(progress=False).splits
     stems = {p.stem.rsplit("_", 1)[0] for p in Path("crops").rglob("*.png")}
     assert stems <= {Path(f).stem for f in splits["train"].files}

@@ -11,7 +11,7 @@ outside the image read as 0. Crops are resampled by RoIAlign with adaptive sampl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -94,15 +94,17 @@ def crop_split(ds: BoxDataset, o: CropOptions) -> tuple[torch.Tensor, list[str],
     return torch.cat(crops), names, files
 
 
-def write_crops(ds: BoxDataset, out: str | Path, o: CropOptions) -> dict[str, int]:
-    """Write ``out/<class>/<image stem>_<n>.png`` (atomically: all or nothing); the count per class folder."""
-    images, names, files = crop_split(ds, o)
+def write_crops(datasets: list[BoxDataset], out: str | Path, o: CropOptions) -> dict[str, int]:
+    """Crops of every dataset (classes of the same name share a folder) written as ``out/<class>/<image stem>_<n>.png``,
+    atomically (all or nothing); the count per class folder."""
+    parts = [crop_split(ds, replace(o, seed=o.seed + i)) for i, ds in enumerate(datasets)]
     counts: dict[str, int] = {}
     with atomic_dir(out) as tmp:
-        for img, name, file in zip(images, names, files):
-            n = counts[name] = counts.get(name, 0) + 1
-            folder = tmp / name
-            folder.mkdir(exist_ok=True)
-            arr = img.permute(1, 2, 0).numpy()  # (size, size, C)
-            Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(folder / f"{Path(file).stem}_{n}.png")
+        for images, names, files in parts:
+            for img, name, file in zip(images, names, files):
+                n = counts[name] = counts.get(name, 0) + 1
+                folder = tmp / name
+                folder.mkdir(exist_ok=True)
+                arr = img.permute(1, 2, 0).numpy()  # (size, size, C)
+                Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(folder / f"{Path(file).stem}_{n}.png")
     return dict(sorted(counts.items()))

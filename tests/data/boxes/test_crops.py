@@ -55,13 +55,13 @@ def test_a_box_crop_holds_the_box_pixels():
 
 
 def test_written_folder_has_one_subfolder_per_class(tmp_path):
-    counts = write_crops(_dataset(), tmp_path / "crops", CropOptions(size=16, per_image=2))
+    counts = write_crops([_dataset()], tmp_path / "crops", CropOptions(size=16, per_image=2))
     assert set(counts) == {"cat", "dog", BACKGROUND} and counts["cat"] == 4
     for name, n in counts.items():
         files = sorted((tmp_path / "crops" / name).glob("*.png"))
         assert len(files) == n and Image.open(files[0]).size == (16, 16)
     with pytest.raises(DataError, match="already exists"):
-        write_crops(_dataset(), tmp_path / "crops", CropOptions())
+        write_crops([_dataset()], tmp_path / "crops", CropOptions())
 
 
 def test_bad_datasets_are_refused():
@@ -72,3 +72,11 @@ def test_bad_datasets_are_refused():
         t["boxes"], t["labels"] = torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)
     with pytest.raises(DataError, match="no boxes"):
         crop_split(ds, CropOptions())
+
+
+def test_several_datasets_merge_by_class_name(tmp_path):
+    o = CropOptions(size=16, per_image=2)
+    one = write_crops([_dataset()], tmp_path / "one", o)
+    both = write_crops([_dataset(), _dataset(("cat", "raccoon"))], tmp_path / "both", o)
+    assert both["cat"] == 2 * one["cat"] and both["raccoon"] == one["dog"] and "dog" in both
+    assert len(list((tmp_path / "both" / "cat").glob("*.png"))) == both["cat"]  # no name clashes
