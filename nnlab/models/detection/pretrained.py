@@ -70,8 +70,7 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> dict[str, Any]:
             assert isinstance(backbone, Classifier)
             n, _ = load_weights(backbone, _drop_head(_own_keys(state, name + "."), backbone), reset_head=True)
     except UserError as e:
-        raise UserError(f"{KEY}: {source} does not fit this detector's backbone {type(backbone).__name__}: {e}") \
-            from None
+        raise UserError(f"{KEY}: {source} into {type(backbone).__name__}: {e}") from None
     return {"path": str(path), "source": source, "module": name, "tensors": n}
 
 

@@ -84,7 +84,7 @@ def test_another_detectors_backbone_loads(tmp_path):
 
 def test_weights_that_do_not_fit_are_refused_by_name(tmp_path):
     det = _detector("ssd")
-    with pytest.raises(UserError, match=r"backbone_weights: the file .*TinyBackbone.*shape mismatch stages.0.0.0"):
+    with pytest.raises(UserError, match=r"backbone_weights: the file .* into TinyBackbone: .*shape mismatch stages.0.0.0"):
         load_backbone_weights(det, _saved(tmp_path, _tiny_classifier(in_chans=3)))
     with pytest.raises(UserError, match="shape mismatch"):
         load_backbone_weights(det, _saved(tmp_path, _tiny_classifier(width=16)))
