@@ -147,7 +147,8 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     data = task.load_data(progress, train_indices, val_indices)
     model = task.build_model(data.info)
     tr = transfer.options(cfg.model.args)
-    frozen = transfer.apply(model, None if source else tr.weights, tr.freeze, tr.reset_head)
+    frozen = transfer.apply(model, None if source else tr.weights, tr.freeze, tr.reset_head,
+                            None if source else tr.backbone_weights)
     t = cfg.train
     device = resolve_device(t.device)
     dist = distributed.setup(device)  # one process unless torchrun started this one
@@ -176,7 +177,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
             runs.update_meta(run.path, name=run.path.name, task=cfg.task, model=cfg.model.name,
                              **{"dataset": cfg.data.dataset, **data.info}, monitor=monitor, mode=mode, epochs=t.epochs,
                              status="running", extended_from=str(extend) if extend else None,
-                             transfer=asdict(frozen) if tr.weights or tr.freeze else None)
+                             transfer=asdict(frozen) if tr.active else None)
             if train_indices is not None or val_indices is not None:
                 save_subset(run.subset, train_indices, val_indices)
         else:
@@ -187,7 +188,7 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
             runs.update_meta(run.path, fit={**stats, "seconds": round(time.perf_counter() - t0, 3)})
             return _fit_without_loop(task, model, data, cfg, run, device, monitor)
 
-        if progress and (tr.weights or tr.freeze):
+        if progress and tr.active:
             print(frozen.describe(), file=sys.stderr)
         if t.compile:
             model.compile()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nnlab.cli import masks
+from nnlab.cli import crops, masks
 from nnlab.cli import data_boxes
 from nnlab.cli.table import print_table
 from nnlab.data import cache, sources
@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i.set_defaults(func=info)
     data_boxes.add_actions(dsub)
     masks.add_parser(dsub)
+    crops.add_parser(dsub)
 
 
 def _size(text: str | None) -> list[int] | None:

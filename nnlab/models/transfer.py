@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -29,30 +29,35 @@ class TransferReport:
     total: int = 0
     loaded: int = 0  # tensors loaded from the weights file
     skipped_head: list[str] = field(default_factory=list)
+    backbone: dict[str, Any] | None = None  # model.backbone_weights: what was loaded into the backbone
 
     def describe(self) -> str:
         lines = []
         if self.loaded:
             lines.append(f"loaded {self.loaded} tensors" + (f" (new head: {', '.join(self.skipped_head)})"
                                                              if self.skipped_head else ""))
+        if self.backbone:
+            b = self.backbone
+            lines.append(f"backbone: loaded {b['tensors']} tensors into {b['module']} from {b['source']}")
         if self.frozen:
             lines.append(f"frozen: {', '.join(self.frozen)}")
         lines.append(f"trainable parameters: {self.trainable:,} of {self.total:,}")
         return "\n".join(lines)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Weights from an nnlab run folder (best.pt, else last.pt), an nnlab checkpoint or a plain state dict."""
+def read_state_dict(path: str | Path, key: str = "model.weights") -> dict[str, torch.Tensor]:
+    """Weights from an nnlab run folder (best.pt, else last.pt), an nnlab checkpoint or a plain state dict
+    (read with weights_only=True); errors name the config ``key``."""
     path = Path(path)
     if path.is_dir():
         try:
             path = RunDir(path).weights("best")
         except UserError as e:
-            raise UserError(f"model.weights: {e}") from None
+            raise UserError(f"{key}: {e}") from None
     obj = checkpoint.load(path)
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UserError(f"model.weights: {path} holds neither an nnlab checkpoint nor a state dict")
+        raise UserError(f"{key}: {path} holds neither an nnlab checkpoint nor a state dict")
     return state
 
 
@@ -122,13 +127,21 @@ def freeze(model: nn.Module, specs: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(n.split(".")[0] for n in params if n in frozen))  # definition order
 
 
-def apply(model: nn.Module, weights: str | None, freeze_specs: Sequence[str], reset_head: bool) -> TransferReport:
-    """The config's transfer settings, in order: load weights, then freeze. Errors come before training."""
+def apply(model: nn.Module, weights: str | None, freeze_specs: Sequence[str], reset_head: bool,
+          backbone_weights: str | None = None) -> TransferReport:
+    """The config's transfer settings, in order: load weights (the whole model's, or a detector backbone's),
+    then freeze. Errors come before training."""
     report = TransferReport()
+    if weights and backbone_weights:
+        raise UserError("model.weights and model.backbone_weights both load weights: give one")
     if weights:
         report.loaded, report.skipped_head = load_weights(model, read_state_dict(weights), reset_head)
     elif reset_head:
         raise UserError("model.reset_head needs model.weights (the pretrained weights whose head is replaced)")
+    if backbone_weights:
+        from nnlab.models.detection.pretrained import load_backbone_weights  # detection parts: only when asked
+
+        report.backbone = load_backbone_weights(model, backbone_weights)
     if freeze_specs:
         report.frozen = freeze(model, freeze_specs)
     report.total = sum(p.numel() for p in model.parameters())
@@ -136,7 +149,7 @@ def apply(model: nn.Module, weights: str | None, freeze_specs: Sequence[str], re
     return report
 
 
-KEYS = ("weights", "freeze", "reset_head")  # model-section keys read here, not passed to the builder
+KEYS = ("weights", "freeze", "reset_head", "backbone_weights")  # model-section keys read here, not by the builder
 
 
 @dataclass
@@ -144,21 +157,29 @@ class TransferOptions:
     weights: str | None = None  # an nnlab checkpoint / run folder or a torchvision state dict
     freeze: list[str] = field(default_factory=list)  # module names or "up_to:NAME"
     reset_head: bool = False  # with weights: keep a fresh classifier head (new classes)
+    backbone_weights: str | None = None  # a detector's backbone from a classifier run / state dict
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is loaded or frozen (then meta.json records the report)."""
+        return bool(self.weights or self.freeze or self.backbone_weights)
 
 
 def options(model_args: dict) -> TransferOptions:
     """The transfer keys of a config's model section, type-checked (ConfigError names the key)."""
     w, fr, rh = model_args.get("weights"), model_args.get("freeze", []), model_args.get("reset_head", False)
-    if w is not None and not isinstance(w, str):
-        raise ConfigError(f"config key 'model.weights' got {w!r}, expected a file or run folder path")
     fr = [fr] if isinstance(fr, str) else fr
     if not isinstance(fr, list) or not all(isinstance(f, str) for f in fr):
         raise ConfigError(f"config key 'model.freeze' got {fr!r}, expected module names or 'up_to:NAME'")
     if not isinstance(rh, bool):
         raise ConfigError(f"config key 'model.reset_head' got {rh!r}, expected true or false")
-    if w is not None and not Path(w).exists():
-        raise ConfigError(f"config key 'model.weights': {w} does not exist")
-    return TransferOptions(w, fr, rh)
+    bw = model_args.get("backbone_weights")
+    for key, value in (("weights", w), ("backbone_weights", bw)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"config key 'model.{key}' got {value!r}, expected a file or run folder path")
+        if value is not None and not Path(value).exists():
+            raise ConfigError(f"config key 'model.{key}': {value} does not exist")
+    return TransferOptions(w, fr, rh, bw)
 
 
 def builder_options(model_args: dict) -> dict:

@@ -14,7 +14,7 @@ from torch import nn
 
 from nnlab.errors import ConfigError, UserError
 from nnlab.models.cnn.base import Classifier
-from nnlab.models.layers import ConvNormAct
+from nnlab.models.cnn.tiny import tiny_stages
 from nnlab.models.registry import MODELS
 
 PROBE = 128  # side of the dry-run image that measures the strides
@@ -38,6 +38,26 @@ class Backbone(nn.Module):
         self.names = list(maps)
         self.channels = [m.shape[1] for m in maps.values()]
         self.strides = [max(round(probe / m.shape[2]), 1) for m in maps.values()]
+
+    def classifier_part(self) -> nn.Module:
+        """The module whose state-dict keys are those of the matching zoo classifier (pretraining loads here)."""
+        raise NotImplementedError
+
+    def load_classifier_state(self, state: dict[str, torch.Tensor]) -> int:
+        """Load a classifier's state dict (an nnlab run of the matching model, or torchvision's): the head's and
+        unused layers' tensors are skipped; a missing or differently shaped tensor is a UserError.
+        Returns the number of tensors loaded."""
+        part = self.classifier_part()
+        own = part.state_dict()
+        missing = [k for k in own if k not in state]
+        shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
+        if missing or shapes:
+            diffs = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in shapes[:3]]
+            what = f"missing {', '.join(missing[:3])}" if missing else f"shape mismatch {', '.join(diffs)}"
+            raise UserError(f"backbone weights do not fit this backbone ({what}): train the classifier with the "
+                            f"same model, in_chans and form (width / depth / norm for tiny)")
+        part.load_state_dict({k: state[k] for k in own})
+        return len(own)
 
 
 def _kept_children(model: Classifier, layers: list[nn.Module]) -> set[str]:
@@ -66,20 +86,8 @@ class ZooBackbone(Backbone):
         self.body = body
         self.measure(in_chans)
 
-    def load_classifier_state(self, state: dict[str, torch.Tensor]) -> int:
-        """Load a classifier's state dict (an nnlab run of the same model, or torchvision's): the head's and
-        unused layers' tensors are skipped; a missing or differently shaped tensor is a UserError.
-        Returns the number of tensors loaded."""
-        own = self.body.state_dict()
-        missing = [k for k in own if k not in state]
-        shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
-        if missing or shapes:
-            diffs = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in shapes[:3]]
-            what = f"missing {', '.join(missing[:3])}" if missing else f"shape mismatch {', '.join(diffs)}"
-            raise UserError(f"backbone weights do not fit this backbone ({what}): train the classifier with the "
-                            f"same model, in_chans and form")
-        self.body.load_state_dict({k: state[k] for k in own})
-        return len(own)
+    def classifier_part(self) -> nn.Module:
+        return self.body  # the classifier with its head removed: its keys are the classifier's
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
@@ -94,20 +102,19 @@ class ZooBackbone(Backbone):
 
 class TinyBackbone(Backbone):
     """``depth`` (<= 5) stride-2 stages (3x3 conv-BN-ReLU twice) of widths w, 2w, 4w, 8w, 8w: strides 2..32; the
-    deepest ``levels`` stage outputs are returned. About 0.8 M parameters at w=16: trains in minutes on 2 cores."""
+    deepest ``levels`` stage outputs are returned. About 0.8 M parameters at w=16: trains in minutes on 2 cores.
+    The stages are the zoo classifier ``tiny``'s (same keys): a ``tiny`` classify run pretrains this backbone."""
 
     def __init__(self, in_chans: int, levels: int = 3, width: int = 16, depth: int = 5) -> None:
         super().__init__()
         if not 1 <= depth <= 5 or not 1 <= levels <= depth:
             raise ConfigError(f"backbone 'tiny' needs 1 <= levels <= depth <= 5, got levels {levels}, depth {depth}")
-        widths = [width, 2 * width, 4 * width, 8 * width, 8 * width][:depth]
-        self.stages = nn.ModuleList()
-        c = in_chans
-        for w in widths:
-            self.stages.append(nn.Sequential(ConvNormAct(c, w, 3, 2), ConvNormAct(w, w, 3)))
-            c = w
+        self.stages = tiny_stages(in_chans, width, depth)
         self.first = depth - levels
         self.measure(in_chans)
+
+    def classifier_part(self) -> nn.Module:
+        return self  # ``stages.*``: the keys of the zoo classifier ``tiny``
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
@@ -120,7 +127,7 @@ class TinyBackbone(Backbone):
 
 def backbone_names() -> list[str]:
     """``tiny`` and every zoo classifier with feature taps."""
-    return ["tiny", *MODELS.names()]
+    return ["tiny", *(n for n in MODELS.names() if n != "tiny")]
 
 
 def build_backbone(name: str, in_chans: int, input_size: tuple[int, int], levels: int, width: int = 16,
