@@ -178,7 +178,9 @@ def options(model_args: dict) -> TransferOptions:
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"config key 'model.{key}' got {value!r}, expected a file or run folder path")
         if value is not None and not Path(value).exists():
-            raise ConfigError(f"config key 'model.{key}': {value} does not exist")
+            hint = (" (train the backbone first: README 'Pretrained backbones offline'; or set "
+                    "--model.backbone_weights=null to train from scratch)") if key == "backbone_weights" else ""
+            raise ConfigError(f"config key 'model.{key}': {value} does not exist{hint}")
     return TransferOptions(w, fr, rh, bw)
 
 
