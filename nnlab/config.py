@@ -101,7 +101,7 @@ class EarlyStoppingConfig:
 
 @dataclass
 class EmaConfig:
-    decay: float | None = None  # moving average of the weights (e.g. 0.999) used for validation, test, best.pt; None: off
+    decay: float | None = None  # e.g. 0.999: validation, test and best.pt use the weights' moving average; None: off
     warmup: int = 0  # steps over which the decay ramps up, decay * (1 - exp(-step / warmup)); 0: none
 
     def __post_init__(self) -> None:

@@ -49,7 +49,8 @@ class Checkpoint(Callback):
         if st.epoch % self.interval == 0 or final:
             checkpoint.save(trainer.state_dict(), self.run.last)
             if self.keep_last > 0:
-                checkpoint.save({"model": trainer.eval_model.state_dict(), "epoch": st.epoch}, self.run.snapshot(st.epoch))
+                checkpoint.save({"model": trainer.eval_model.state_dict(), "epoch": st.epoch},
+                                self.run.snapshot(st.epoch))
                 for old in self.run.snapshots()[: -self.keep_last]:
                     old.unlink()
 
