@@ -20,11 +20,11 @@ from nnlab.config import Config
 from nnlab.data import ImageDataset, Preprocess
 from nnlab.data.splits import load_subset, save_subset
 from nnlab.engine import callbacks as cb
-from nnlab.engine import checkpoint, distributed, runs
+from nnlab.engine import checkpoint, distributed, running, runs
+from nnlab.engine.ema import ModelEma
 from nnlab.engine.runs import RunDir, read_meta  # noqa: F401  (public: the run layout for the CLI and web)
-from nnlab.engine.trainer import (Loader, Trainer, evaluate as evaluate_loader, resolve_device, saved_optimizer_classes,
-                                  saved_optimizers)
-from nnlab.errors import ConfigError, TrainingStopped, UserError
+from nnlab.engine.trainer import Loader, Trainer, evaluate as evaluate_loader, resolve_device
+from nnlab.errors import ConfigError, UserError
 from nnlab.models import MODELS, transfer
 from nnlab.models.losses import LOSSES
 from nnlab.optim import OPTIMIZERS, build_optimizer, build_scheduler, check_options, check_schedule, lr_curve
@@ -144,16 +144,48 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     _seed_everything(cfg.seed)
     if resume:
         train_indices, val_indices = load_subset(RunDir(resume).subset)
+    s = _setup(cfg, task, source, progress, train_indices, val_indices)
+    if s.dist.enabled and not s.dist.main:
+        return _follow(cfg, s, resume, source)
+    run = RunDir(resume) if resume else RunDir(s.dist.broadcast(runs.new_run_dir(runs_root, cfg.task, cfg.run_name)))
+    with runs.RunLock(run.path):  # one process per run folder: a second --resume is refused
+        _start_meta(cfg, s, run, resume, extend, train_indices, val_indices)
+        if not s.loop:
+            return _fit_without_loop(s.task, s.model, s.data, cfg, run, s.device, s.monitor)
+        return _fit_loop(cfg, s, run, resume, source, progress, on_epoch)
+
+
+@dataclass
+class _Setup:
+    """What ``fit`` builds before the run directory exists: data, model, loaders, optimizers, device."""
+
+    task: Task
+    data: TaskData
+    model: nn.Module
+    transfer: Any  # transfer.options of the config
+    frozen: Any  # what transfer.apply loaded and froze
+    device: torch.device
+    dist: distributed.Dist
+    train_loader: Loader
+    val_loader: Loader | None
+    monitor: str
+    mode: str
+    loop: bool  # False: the model learns without the training loop (kNN)
+    built: dict[str, tuple[Any, Any]]  # (optimizer, scheduler) by the name of the part it trains
+    net: nn.Module  # the module the task trains through (DDP over model in a distributed run)
+
+
+def _setup(cfg: Config, task: Task, source: Path | None, progress: bool, train_indices: Any,
+           val_indices: Any) -> _Setup:
     data = task.load_data(progress, train_indices, val_indices)
     model = task.build_model(data.info)
     tr = transfer.options(cfg.model.args)
     frozen = transfer.apply(model, None if source else tr.weights, tr.freeze, tr.reset_head,
                             None if source else tr.backbone_weights)
-    t = cfg.train
-    device = resolve_device(t.device)
+    device = resolve_device(cfg.train.device)
     dist = distributed.setup(device)  # one process unless torchrun started this one
     model.to(device)
-    if t.channels_last:
+    if cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
     task.setup(model, data.info)
     train_loader = task.loader(data, "train", train=True)
@@ -166,49 +198,56 @@ def fit(config: Config | str | Path | dict, overrides: Sequence[str] = (), *, re
     net: nn.Module = model
     if dist.enabled:
         train_loader, net = _data_parallel(task, model, train_loader, dist, loop)
-        if not dist.main:
-            return _follow(cfg, task, model, net, built, train_loader, val_loader, monitor, mode, dist, resume,
-                           source)
+    return _Setup(task, data, model, tr, frozen, device, dist, train_loader, val_loader, monitor, mode, loop,
+                  built, net)
 
-    run = RunDir(resume) if resume else RunDir(dist.broadcast(runs.new_run_dir(runs_root, cfg.task, cfg.run_name)))
-    with runs.RunLock(run.path):  # one process per run folder: a second --resume is refused
-        if not resume:
-            cfgmod.save(cfg, run.config)
-            runs.update_meta(run.path, name=run.path.name, task=cfg.task, model=cfg.model.name,
-                             **{"dataset": cfg.data.dataset, **data.info}, monitor=monitor, mode=mode, epochs=t.epochs,
-                             status="running", extended_from=str(extend) if extend else None,
-                             transfer=asdict(frozen) if tr.active else None)
-            if train_indices is not None or val_indices is not None:
-                save_subset(run.subset, train_indices, val_indices)
-        else:
-            runs.update_meta(run.path, status="running", epochs=t.epochs)
-        if not loop:
-            t0 = time.perf_counter()
-            stats = task.learn_without_loop(model, data, device) or {}
-            runs.update_meta(run.path, fit={**stats, "seconds": round(time.perf_counter() - t0, 3)})
-            return _fit_without_loop(task, model, data, cfg, run, device, monitor)
 
-        if progress and tr.active:
-            print(frozen.describe(), file=sys.stderr)
-        if t.compile:
-            model.compile()
-        callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
-        callbacks += [cb.Checkpoint(run, t.checkpoint.interval, t.checkpoint.keep_last), cb.CSVLogger(run.metrics)]
-        callbacks += task.callbacks(run)
-        if t.early_stopping.patience is not None:
-            callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
-        if t.tensorboard:
-            callbacks.append(_tensorboard(run))
-        trainer = _trainer(cfg, task, model, built, callbacks, monitor, mode, progress, dist, net)
-        if resume:
-            trainer.load_state_dict(checkpoint.load(run.last), train_loader)
-        elif source is not None:
-            _load_for_extend(model, trainer.optimizers, Path(source))
-        _train(trainer, train_loader, val_loader, run)
-        test = _test(task, model, run, data, device, cfg)
-        meta = runs.update_meta(run.path, status="stopped_early" if trainer.state.stop_reason else "completed",
-                                message=trainer.state.stop_reason, test=test)
-        return Run(run.path, cfg, meta)
+def _start_meta(cfg: Config, s: _Setup, run: RunDir, resume: str | Path | None, extend: str | Path | None,
+                train_indices: Any, val_indices: Any) -> None:
+    """A new run's config, meta.json and subset; a resumed run is marked running again."""
+    if resume:
+        runs.update_meta(run.path, status="running", epochs=cfg.train.epochs)
+        return
+    tr = s.transfer
+    cfgmod.save(cfg, run.config)
+    runs.update_meta(run.path, name=run.path.name, task=cfg.task, model=cfg.model.name,
+                     **{"dataset": cfg.data.dataset, **s.data.info}, monitor=s.monitor, mode=s.mode,
+                     epochs=cfg.train.epochs, status="running", extended_from=str(extend) if extend else None,
+                     transfer=asdict(s.frozen) if tr.active else None)
+    if train_indices is not None or val_indices is not None:
+        save_subset(run.subset, train_indices, val_indices)
+
+
+def _fit_loop(cfg: Config, s: _Setup, run: RunDir, resume: str | Path | None, source: Path | None, progress: bool,
+              on_epoch: Callable[[int, dict[str, float]], str | None] | None) -> Run:
+    """Train with the loop (resumed, or from ``source``'s weights when extending), then test."""
+    if progress and s.transfer.active:
+        print(s.frozen.describe(), file=sys.stderr)
+    if cfg.train.compile:
+        s.model.compile()
+    if source is not None and not resume:  # --extend, before the EMA copies the weights
+        running.load_for_extend(s.model, _optimizers(s.built), source)
+    trainer = _trainer(cfg, s, _callbacks(cfg, s.task, run, on_epoch), progress)
+    if resume:
+        trainer.load_state_dict(checkpoint.load(run.last), s.train_loader)
+    running.train(trainer, s.train_loader, s.val_loader, run)
+    test = _test(s.task, trainer.eval_model, run, s.data, s.device, cfg)
+    meta = runs.update_meta(run.path, status="stopped_early" if trainer.state.stop_reason else "completed",
+                            message=trainer.state.stop_reason, test=test)
+    return Run(run.path, cfg, meta)
+
+
+def _callbacks(cfg: Config, task: Task, run: RunDir,
+               on_epoch: Callable[[int, dict[str, float]], str | None] | None) -> list[cb.Callback]:
+    t = cfg.train
+    callbacks: list[cb.Callback] = [cb.OnEpoch(on_epoch)] if on_epoch is not None else []
+    callbacks += [cb.Checkpoint(run, t.checkpoint.interval, t.checkpoint.keep_last), cb.CSVLogger(run.metrics)]
+    callbacks += task.callbacks(run)
+    if t.early_stopping.patience is not None:
+        callbacks.append(cb.EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta))
+    if t.tensorboard:
+        callbacks.append(_tensorboard(run))
+    return callbacks
 
 
 def _data_parallel(task: Task, model: nn.Module, loader: Loader, dist: distributed.Dist,
@@ -224,28 +263,30 @@ def _data_parallel(task: Task, model: nn.Module, loader: Loader, dist: distribut
     return distributed.ShardedLoader(loader, dist), net
 
 
-def _trainer(cfg: Config, task: Task, model: nn.Module, built: dict[str, tuple[Any, Any]], callbacks: list[cb.Callback],
-             monitor: str, mode: str, progress: bool, dist: distributed.Dist, net: nn.Module) -> Trainer:
+def _optimizers(built: dict[str, tuple[Any, Any]]) -> dict[str, torch.optim.Optimizer]:
+    return {k: o for k, (o, _) in built.items()}
+
+
+def _trainer(cfg: Config, s: _Setup, callbacks: list[cb.Callback], progress: bool) -> Trainer:
     t = cfg.train
-    return Trainer(model, task, {k: o for k, (o, _) in built.items()},
-                   schedulers={k: s for k, (_, s) in built.items()}, epochs=t.epochs, device=resolve_device(t.device),
-                   accumulate=t.accumulate, precision=t.precision, channels_last=t.channels_last,
-                   callbacks=callbacks, monitor=monitor, mode=mode, progress=progress and dist.main,
-                   clip_norm=t.clip_norm, clip_value=t.clip_value, dist=dist, net=net)
+    ema = ModelEma(s.model, t.ema.decay, t.ema.warmup) if t.ema.decay is not None else None
+    return Trainer(s.model, s.task, _optimizers(s.built), schedulers={k: v for k, (_, v) in s.built.items()},
+                   epochs=t.epochs, device=s.device, accumulate=t.accumulate, precision=t.precision,
+                   channels_last=t.channels_last, callbacks=callbacks, monitor=s.monitor, mode=s.mode,
+                   progress=progress and s.dist.main, clip_norm=t.clip_norm, clip_value=t.clip_value, dist=s.dist,
+                   net=s.net, ema=ema)
 
 
-def _follow(cfg: Config, task: Task, model: nn.Module, net: nn.Module, built: dict[str, tuple[Any, Any]],
-            train_loader: Loader, val_loader: Loader | None, monitor: str, mode: str, dist: distributed.Dist,
-            resume: str | Path | None, source: Path | None) -> Run:
+def _follow(cfg: Config, s: _Setup, resume: str | Path | None, source: Path | None) -> Run:
     """A rank other than 0: trains its share in step with the others and writes nothing (rank 0 owns the run
     directory, checkpoints, logs and the test)."""
-    path = Path(resume) if resume else Path(dist.broadcast(None))
-    trainer = _trainer(cfg, task, model, built, [], monitor, mode, False, dist, net)
+    path = Path(resume) if resume else Path(s.dist.broadcast(None))
+    if source is not None and not resume:  # --extend: the same weights and optimizer state as rank 0
+        running.load_for_extend(s.model, _optimizers(s.built), source)
+    trainer = _trainer(cfg, s, [], False)
     if resume:
-        trainer.load_state_dict(checkpoint.load(RunDir(path).last), train_loader)
-    elif source is not None:  # --extend: the same weights and optimizer state as rank 0
-        _load_for_extend(model, trainer.optimizers, source)
-    trainer.fit(train_loader, val_loader)
+        trainer.load_state_dict(checkpoint.load(RunDir(path).last), s.train_loader)
+    trainer.fit(s.train_loader, s.val_loader)
     return Run(path, cfg, {})
 
 
@@ -293,60 +334,12 @@ def monitor_of(cfg: Config, has_val: bool = True) -> tuple[str, str]:
     return name, "min" if "loss" in name else "max"
 
 
-def _load_for_extend(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], source: Path) -> None:
-    """Weights and optimizer state (moments, step counts) of a finished run; this run's hyper-parameters
-    (lr, momentum, ...) win over the saved ones. A different optimizer, or a different parameter-group layout
-    (e.g. a new ``optim.lr_mult``), starts with fresh state."""
-    ckpt = checkpoint.load(RunDir(source).last)
-    model.load_state_dict(ckpt["model"])
-    states, classes = saved_optimizers(ckpt), saved_optimizer_classes(ckpt)
-    for name, optimizer in optimizers.items():
-        if name not in states or classes.get(name) != type(optimizer).__name__:
-            print("note: the optimizer changed; its state starts fresh", file=sys.stderr)
-            continue
-        saved = [len(g["params"]) for g in states[name]["param_groups"]]
-        if saved != [len(g["params"]) for g in optimizer.param_groups]:
-            print("note: the parameter groups changed (lr_mult, frozen layers or weight-decay groups); the "
-                  "optimizer state starts fresh", file=sys.stderr)
-            continue
-        hyper = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
-        optimizer.load_state_dict(states[name])
-        for group, h in zip(optimizer.param_groups, hyper):
-            group.update(h)
-
-
-def _train(trainer: Trainer, train_loader: Loader, val_loader: Loader | None, run: RunDir) -> None:
-    try:
-        trainer.fit(train_loader, val_loader)
-    except KeyboardInterrupt:
-        st = trainer.state
-        runs.update_meta(run.path, status="interrupted", epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
-        where = f"epoch {st.epoch + 1}, batch {st.batch}/{len(train_loader)}" if st.batch else f"epoch {st.epoch}"
-        raise TrainingStopped(f"interrupted at {where}; checkpoint saved in {run.checkpoints}.\n"
-                              f"Resume with: nnlab train --resume {run.path}", exit_code=130) from None
-    except TrainingStopped as e:
-        runs.update_meta(run.path, status="failed", message=f"{e} {runs.checkpoint_note(run.path)}")
-        raise TrainingStopped(f"{e} {runs.checkpoint_note(run.path)}\nRun directory: {run.path}") from None
-    except (MemoryError, torch.OutOfMemoryError) as e:
-        msg = (f"out of memory ({type(e).__name__}); lower train.batch_size (now {train_loader.batch_size}) "
-               f"or use a smaller model. {runs.checkpoint_note(run.path)}")
-        runs.update_meta(run.path, status="failed", message=msg)
-        raise TrainingStopped(f"{msg}\nRun directory: {run.path}") from None
-    except Exception as e:  # a bug, not a user error: keep the traceback, but never leave the run "running"
-        if trainer.dist.enabled and distributed.peer_lost(e):
-            msg = f"another process of this distributed run stopped ({str(e).splitlines()[0][:160]})"
-            runs.update_meta(run.path, status="failed", message=msg)
-            raise TrainingStopped(f"{msg}. {runs.checkpoint_note(run.path)}\nRun directory: {run.path}") from None
-        runs.update_meta(run.path, status="failed", message=f"{type(e).__name__}: {e}")
-        raise
-    finally:
-        st = trainer.state
-        runs.update_meta(run.path, epochs_done=st.epoch, best=st.best, best_epoch=st.best_epoch)
-
-
 def _fit_without_loop(task: Task, model: nn.Module, data: TaskData, cfg: Config, run: RunDir,
                       device: torch.device, monitor: str) -> Run:
-    """Models that learned in ``task.learn_without_loop`` (kNN): validate, save, test."""
+    """Models that learn in ``task.learn_without_loop`` (kNN): learn, validate, save, test."""
+    t0 = time.perf_counter()
+    stats = task.learn_without_loop(model, data, device) or {}
+    runs.update_meta(run.path, fit={**stats, "seconds": round(time.perf_counter() - t0, 3)})
     metrics: dict[str, float] = {}
     if "val" in data.splits:
         metrics = {f"val_{k}": v for k, v in evaluate_loader(model, task.loader(data, "val"), task.evaluator(),

@@ -99,6 +99,16 @@ class EarlyStoppingConfig:
         _check(self.min_delta >= 0, "train.early_stopping.min_delta", "must be >= 0")
 
 
+@dataclass
+class EmaConfig:
+    decay: float | None = None  # e.g. 0.999: validation, test and best.pt use the weights' moving average; None: off
+    warmup: int = 0  # steps over which the decay ramps up, decay * (1 - exp(-step / warmup)); 0: none
+
+    def __post_init__(self) -> None:
+        _check(self.decay is None or 0 < self.decay < 1, "train.ema.decay", "must be between 0 and 1 (or null: off)")
+        _check(self.warmup >= 0, "train.ema.warmup", "must be >= 0 steps")
+
+
 MAX_EPOCHS = 100_000  # far beyond any real run; stops a typo (1e12) from queueing a job that never ends
 
 
@@ -122,6 +132,7 @@ class TrainConfig:
     clip_value: float | None = None  # clip every gradient element to [-v, v] before each step
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
 
     def __post_init__(self) -> None:
         _check(1 <= self.epochs <= MAX_EPOCHS, "train.epochs", f"must be between 1 and {MAX_EPOCHS}")

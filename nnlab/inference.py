@@ -14,6 +14,7 @@ from nnlab.api import DEFAULT_RUNS, build_task, run_data
 from nnlab.config import Config
 from nnlab.data import ImageDataset, Preprocess
 from nnlab.engine import checkpoint, runs
+from nnlab.engine.ema import eval_weights
 from nnlab.engine.runs import RunDir
 from nnlab.engine.trainer import evaluate as evaluate_loader, resolve_device
 from nnlab.errors import UserError
@@ -47,7 +48,7 @@ def load_run(run_dir: str | Path, weights: str = "best", device: str = "cpu") ->
     cfg = cfgmod.load(run.config)
     task = build_task(cfg)
     model = task.build_model(meta)
-    model.load_state_dict(checkpoint.load(run.weights(weights))["model"])
+    model.load_state_dict(eval_weights(checkpoint.load(run.weights(weights))))  # the EMA's, if the run kept one
     dev = resolve_device(device)
     model.to(dev).eval()
     task.setup(model, meta)

@@ -43,13 +43,14 @@ class Checkpoint(Callback):
     def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
         st = trainer.state
         if st.best_epoch == st.epoch:
-            checkpoint.save({"model": trainer.model.state_dict(), "epoch": st.epoch,
+            checkpoint.save({"model": trainer.eval_model.state_dict(), "epoch": st.epoch,
                              "metric": st.best, "monitor": trainer.monitor}, self.run.best)
         final = st.epoch >= trainer.epochs or st.stop_reason is not None
         if st.epoch % self.interval == 0 or final:
             checkpoint.save(trainer.state_dict(), self.run.last)
             if self.keep_last > 0:
-                checkpoint.save({"model": trainer.model.state_dict(), "epoch": st.epoch}, self.run.snapshot(st.epoch))
+                checkpoint.save({"model": trainer.eval_model.state_dict(), "epoch": st.epoch},
+                                self.run.snapshot(st.epoch))
                 for old in self.run.snapshots()[: -self.keep_last]:
                     old.unlink()
 

@@ -21,6 +21,7 @@ from nnlab.engine import rng
 from nnlab.engine.batch import LogSums, batch_len, to_device
 from nnlab.engine.callbacks import Callback
 from nnlab.engine.distributed import SINGLE, Dist, average_gradients
+from nnlab.engine.ema import ModelEma
 from nnlab.engine.progress import Progress
 from nnlab.errors import TrainingStopped
 
@@ -99,12 +100,13 @@ class Trainer:
                  channels_last: bool = False, schedulers: Mapping[str, Any] | None = None,
                  callbacks: Iterable[Callback] = (), monitor: str = "val_loss", mode: str = "min",
                  progress: bool = True, clip_norm: float | None = None, clip_value: float | None = None,
-                 dist: Dist = SINGLE, net: nn.Module | None = None) -> None:
+                 dist: Dist = SINGLE, net: nn.Module | None = None, ema: ModelEma | None = None) -> None:
         """``optimizers``: one optimizer, or several by name for a task that steps them itself;
         ``schedulers``: learning-rate schedulers by the name of their optimizer (``per_step`` attribute:
         stepped after every optimizer step instead of every epoch). ``dist``: this process's place in a
-        distributed run; ``net``: the module the task trains through (DDP over ``model``), default ``model``."""
-        self.model, self.task = model, task
+        distributed run; ``net``: the module the task trains through (DDP over ``model``), default ``model``;
+        ``ema``: a moving average of the weights, updated after every step, validated and saved as the best."""
+        self.model, self.task, self.ema = model, task, ema
         self.dist, self.net = dist, model if net is None else net
         self.optimizers = dict(optimizers) if isinstance(optimizers, Mapping) else {"main": optimizers}
         self.schedulers = {k: v for k, v in (schedulers or {}).items() if v is not None}
@@ -118,6 +120,11 @@ class Trainer:
         self.train_loader: Any = None
         self._stop_requested = False
 
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights validation, the test and ``best.pt`` use: the EMA's when there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
     # ----------------------------------------------------------------------------- the loop
     def fit(self, train_loader: Loader, val_loader: Loader | None = None) -> TrainState:
         self.train_loader = train_loader
@@ -130,7 +137,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 metrics = self.train_one_epoch(train_loader, bar)
                 if val_loader is not None:
-                    val = self.dist.on_main(lambda: evaluate(self.model, val_loader, self.task.evaluator(),
+                    val = self.dist.on_main(lambda: evaluate(self.eval_model, val_loader, self.task.evaluator(),
                                                              self.device, self.precision, self.channels_last))
                     metrics.update({f"val_{k}": v for k, v in val.items()})
                 metrics.update(self._learning_rates())
@@ -170,6 +177,7 @@ class Trainer:
             with _autocast(self.device, self.precision):
                 loss, logs = self.task.manual_step(self.net, batch, self._step_one)
             self.state.step += 1
+            self._update_ema()
             return loss, logs
         with _autocast(self.device, self.precision):
             loss, logs = self.task.training_step(self.net, batch)
@@ -181,8 +189,13 @@ class Trainer:
                 opt.step(self._closure(opt, batch))
                 opt.zero_grad(set_to_none=True)
             self.state.step += 1
+            self._update_ema()
             self._step_schedulers(per_step=True)
         return loss, logs
+
+    def _update_ema(self) -> None:
+        if self.ema is not None:
+            self.ema.update(self.model)
 
     def _step_one(self, name: str, loss: torch.Tensor) -> None:
         """Backward, clip and step one named optimizer (for tasks that own their optimizer steps)."""
@@ -271,6 +284,7 @@ class Trainer:
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "loader": loader_state() if loader_state else None,
             "rng": rng.capture(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state_dict(self, ckpt: dict[str, Any], loader: Any = None) -> None:
@@ -289,6 +303,8 @@ class Trainer:
             cb.load_state_dict(st)
         if loader is not None and ckpt.get("loader") is not None:
             loader.load_state_dict(ckpt["loader"], resume_batch=self.state.batch)
+        if self.ema is not None and ckpt.get("ema") is not None:
+            self.ema.load_state_dict(ckpt["ema"])
         rng.restore(ckpt["rng"])
 
     # ----------------------------------------------------------------------------- helpers

@@ -27,6 +27,8 @@ TINY = {
                "detect": {"scenes": {"n": 36, "n_test": 8, "digits": [1, 2], "scale": [1.0, 1.5]}},
                "model": {"name": "yolo", "width": 4, "neck_width": 8}, "optim": {"name": "adam", "lr": 0.01},
                "train": {"epochs": 2, "batch_size": 8}},
+    "classify-ema": {"task": "classify", "data": _DATA, "model": {"name": "mlp", "hidden": [16]},
+                     "optim": {"name": "adam", "lr": 0.01}, "train": {**_TRAIN, "ema": {"decay": 0.9, "warmup": 2}}},
     "generate": {"task": "generate", "data": _DATA, "model": {"name": "autoencoder", "hidden": [16], "latent": 4},
                  "optim": {"name": "adam", "lr": 0.01}, "train": _TRAIN, "generate": {"noise_std": 0.1}},
     "generate-vae": {"task": "generate", "data": _DATA, "model": {"name": "vae", "hidden": [16], "latent": 4},
@@ -70,7 +72,10 @@ def _config(name: str, tmp: Path) -> dict:
 
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    return checkpoint.load(RunDir(run_dir).last)["model"]
+    """The model's weights and, when the run keeps one, its moving average's."""
+    ckpt = checkpoint.load(RunDir(run_dir).last)
+    ema = {f"ema.{k}": v for k, v in ckpt["ema"]["model"].items()} if ckpt.get("ema") else {}
+    return {**ckpt["model"], **ema}
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, task: str, batches: int) -> None:

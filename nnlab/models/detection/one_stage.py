@@ -85,7 +85,8 @@ class RetinaHead(Head):
     def dense(self, maps: Maps, image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         out, anchors = self._run(maps, image_size)
         coder = self.head.regression_head.box_coder
-        return {"boxes": decode_all(coder, out["bbox_regression"], anchors), "scores": out["cls_logits"].sigmoid()}
+        return {"boxes": decode_all(coder, out["bbox_regression"].float(), anchors),  # fp32 under bf16 autocast
+                "scores": out["cls_logits"].float().sigmoid()}
 
 
 class SSDBoxHead(Head):
@@ -115,8 +116,9 @@ class SSDBoxHead(Head):
 
     def dense(self, maps: Maps, image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         out, anchors = self._run(maps, image_size)
-        probs = out["cls_logits"].softmax(-1)[..., 1:]  # (B, N, K): drop the background column
-        return {"boxes": decode_all(self.box_coder, out["bbox_regression"], anchors), "scores": probs}
+        # softmax over the classes as (B, K + 1, N): on CPU ~7x faster than over a last dim of K + 1 = 11
+        probs = out["cls_logits"].float().transpose(1, 2).softmax(1)[:, 1:].transpose(1, 2)  # (B, N, K), no background
+        return {"boxes": decode_all(self.box_coder, out["bbox_regression"].float(), anchors), "scores": probs}
 
 
 def retina_sizes(strides: list[int], anchor_scale: float, input_size: tuple[int, int]) -> tuple[tuple[float, ...], ...]:

@@ -66,8 +66,9 @@ class PostProcess:
 def postprocess(dense: Mapping[str, torch.Tensor], image_size: tuple[int, int], spec: PostProcess) -> Detections:
     """Dense outputs of a batch -> ``{"boxes", "scores", "labels"}`` per image (the conventions' format)."""
     boxes, scores = dense["boxes"].float(), dense["scores"].float()  # (B, N, 4), (B, N, K)
-    if spec.decode == "topk":
-        found = [top_candidates(b, s, spec.topk, spec.min_score) for b, s in zip(boxes, scores)]
+    if spec.decode == "topk":  # pairs under the score threshold would be dropped next: never candidates
+        floor = max(spec.min_score, spec.score_thresh)
+        found = [top_candidates(b, s, spec.topk, floor) for b, s in zip(boxes, scores)]
     else:
         found = [covered_cells(b, s, c.float(), spec) for b, s, c in zip(boxes, scores, dense["coverage"])]
     return [select(c, image_size, spec) for c in found]
@@ -85,13 +86,10 @@ def top_candidates(boxes: torch.Tensor, scores: torch.Tensor, topk: int = 1000,
                    min_score: float = 0.0) -> dict[str, torch.Tensor]:
     """Candidates from per-box class scores: (N, 4) boxes, (N, K) scores -> the ``topk`` best (box, class)
     pairs above ``min_score`` as ``{"boxes", "scores", "labels"}`` (labels 0..K-1)."""
-    flat = scores.flatten()  # (N * K,)
-    keep = torch.nonzero(flat > min_score).squeeze(1)
-    flat = flat[keep]
+    box, label = torch.nonzero(scores > min_score, as_tuple=True)  # (M,) each, in (box, class) order
+    flat = scores[box, label]  # (M,): no copy of the whole (N, K) scores
     top = flat.topk(min(topk, len(flat))).indices
-    idx = keep[top]
-    k = scores.shape[1]
-    return {"boxes": boxes[idx // k], "scores": flat[top], "labels": idx % k}
+    return {"boxes": boxes[box[top]], "scores": flat[top], "labels": label[top]}
 
 
 def covered_cells(boxes: torch.Tensor, scores: torch.Tensor, coverage: torch.Tensor,

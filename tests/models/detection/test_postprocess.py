@@ -1,6 +1,7 @@
 """The one post-processing of dense detector outputs (eager models and deployed networks alike)."""
 import pytest
 import torch
+from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from nnlab.errors import ConfigError
 from nnlab.models.detection import DETECTORS
@@ -48,3 +49,32 @@ def test_the_eager_detector_is_postprocess_of_its_dense_outputs(name, args):
         got = postprocess(model.dense(x), (64, 64), model.postprocessing())
     for g, w in zip(got, want):
         assert len(w["scores"]) > 0 and all(torch.equal(g[k], w[k]) for k in w)
+
+
+def test_thresholding_before_topk_keeps_torchvisions_order_of_selection():
+    """Pairs under the score threshold are never candidates (cheaper), with the same detections as taking the
+    ``topk`` best pairs first and thresholding after (torchvision.ops on the flattened pairs)."""
+    torch.manual_seed(0)
+    xy = torch.rand(1, 400, 2) * 60
+    boxes = torch.cat([xy, xy + 4 + torch.rand(1, 400, 2) * 20], -1)  # (1, 400, 4) valid xyxy, some outside
+    scores = torch.rand(1, 400, 5) ** 3  # (1, 400, 5): ~780 pairs above 0.3
+    for thresh, topk in ((0.3, 300), (0.3, 2000), (0.9, 50)):
+        spec = PostProcess(score_thresh=thresh, topk=topk, nms_thresh=0.5, max_detections=60)
+        (got,) = postprocess({"boxes": boxes, "scores": scores}, (64, 64), spec)
+        flat = scores[0].flatten()  # the reference: best pairs first, then threshold, clip, NMS
+        idx = flat.topk(min(topk, len(flat))).indices
+        idx = idx[flat[idx] > thresh]
+        b, s, lab = clip_boxes_to_image(boxes[0][idx // 5], (64, 64)), flat[idx], idx % 5
+        keep = batched_nms(b, s, lab, 0.5)[:60]
+        assert torch.equal(got["boxes"], b[keep]) and torch.equal(got["scores"], s[keep])
+        assert torch.equal(got["labels"], lab[keep])
+
+
+def test_ssd_scores_are_the_softmax_over_classes_without_background():
+    torch.manual_seed(0)
+    model = DETECTORS.build("ssd", classes=3, in_chans=1, input_size=(64, 64), width=4).eval()
+    x = torch.randn(2, 1, 64, 64)
+    with torch.inference_mode():
+        logits = model.head.head(list(model.neck(model.backbone(x)).values()))["cls_logits"]  # (B, N, 4)
+        scores = model.dense(x)["scores"]
+    assert torch.allclose(scores, logits.softmax(-1)[..., 1:], atol=1e-7, rtol=0)
