@@ -5,7 +5,7 @@ from nnlab.experiments.studies import (  # noqa: F401
     autoencoder_pretraining, bptt, detection_history, detector_peers, explain, neck, one_vs_two_stage, regularization,
     transfer, upsampling, vanishing_gradients,
 )
-from nnlab.experiments.studies import replay  # noqa: F401
+from nnlab.experiments.studies import pixel_models, replay  # noqa: F401
 from nnlab.experiments.studies.report import STUDIES, StudyContext, StudyReport, run_study
 
 __all__ = ["STUDIES", "StudyContext", "StudyReport", "run_study"]
