@@ -19,7 +19,7 @@ def test_registered_and_every_config_is_valid():
         for scale in SCALES:
             for neck in NECKS:
                 cfg = from_dict(neck_config(neck, scale, 1, full))
-                assert cfg.task == "detect" and cfg.model.name == "yolo" and cfg.seed == 1
+                assert cfg.task == "detect" and cfg.model.name == "ssd" and cfg.seed == 1
                 assert cfg.detect.scenes.scale == list(SCALES[scale])
     assert from_dict(neck_config("fpn concat", MIXED, 0, False)).model.args["merge"] == "concat"
     assert settings(True)["repeats"] >= 3 and settings(False)["n"] < settings(True)["n"]
