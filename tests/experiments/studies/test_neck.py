@@ -22,6 +22,8 @@ def test_registered_and_every_config_is_valid():
                 assert cfg.task == "detect" and cfg.model.name == "ssd" and cfg.seed == 1
                 assert cfg.detect.scenes.scale == list(SCALES[scale])
     assert from_dict(neck_config("fpn concat", MIXED, 0, False)).model.args["merge"] == "concat"
+    small, large = (from_dict(neck_config("pan", s, 0, True)).model.args for s in ("small digits (0.4-0.8x)", LARGE))
+    assert small["max_ratio"] < large["max_ratio"] and small["min_ratio"] < large["min_ratio"]  # boxes fit digits
     assert settings(True)["repeats"] >= 3 and settings(False)["n"] < settings(True)["n"]
 
 
