@@ -6,6 +6,7 @@ parameters, training and inference images per CPU-second. SSD, not YOLO: YOLO's 
 verdict inside a CPU budget (the quick YOLO run: none 0.139, necks 0.05-0.07 mAP@0.5 after 12 epochs)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -65,9 +66,12 @@ def verdict_text(results: dict[tuple[str, str], list[Measured]], scales: Sequenc
     return f"A neck raises mAP (small objects first): {all_of(*outcomes)} {NOISE_NOTE}. " + "; ".join(parts) + "."
 
 
-def _row(scale: str, neck: str, ms: list[Measured]) -> list[str]:
+def row(scale: str, neck: str, ms: list[Measured]) -> list[str]:
     def f(key: str) -> str:
-        m, s = mean_std([getattr(x, key) for x in ms])
+        values = [getattr(x, key) for x in ms]
+        if all(math.isnan(v) for v in values):
+            return "-"  # no test object of that size (COCO's -1)
+        m, s = mean_std(values)
         return f"{m:.3f} ± {s:.3f}" if len(ms) > 1 else f"{m:.3f}"
 
     return [scale, neck, f("map50"), f("map"), f("small"), f("medium"), f"{ms[0].params:,}",
@@ -88,7 +92,7 @@ def study(ctx: StudyContext) -> StudyReport:
                     f"params {m.params:,} train {m.train_ips:.0f} / eval {m.eval_ips:.0f} img per CPU-s")
     header = ["digits", "neck", "mAP@0.5", "mAP@[.5:.95]", "mAP small", "mAP medium", "params", "train img/CPU-s",
               "eval img/CPU-s"]
-    rows = [_row(scale, neck, ms) for (scale, neck), ms in results.items()]
+    rows = [row(scale, neck, ms) for (scale, neck), ms in results.items()]
     return StudyReport(
         "Necks: none vs FPN (add, concat) vs PAN under one SSD head",
         "notes: the neck upsamples the backbone's coarse maps and merges them into the fine ones (add: same "

@@ -3,7 +3,7 @@ import pytest
 from nnlab.config import from_dict
 from nnlab.experiments.studies import STUDIES
 from nnlab.experiments.studies.detection_runs import Measured
-from nnlab.experiments.studies.neck import NECKS, SCALES, neck_config, settings, verdict_text
+from nnlab.experiments.studies.neck import NECKS, SCALES, neck_config, row, settings, verdict_text
 
 MIXED, LARGE = "mixed digits (0.5-2x)", "large digits (1.2-2.4x)"
 
@@ -46,3 +46,9 @@ def test_large_digits_are_judged_on_all_objects():
                for n in NECKS}
     text = verdict_text(results, [LARGE])
     assert "supported" in text and "pan 0.610 vs none 0.410 mAP (supported)" in text
+
+
+def test_a_size_without_test_objects_reads_as_a_dash_not_nan():
+    nan = float("nan")  # small digits: no medium objects in the test set (COCO's -1)
+    cells = row("small digits (0.4-0.8x)", "none", [Measured(0.5, 0.2, 0.2, nan, nan, 9, 1.0, 1.0, 1.0)] * 2)
+    assert cells[2:6] == ["0.500 ± 0.000", "0.200 ± 0.000", "0.200 ± 0.000", "-"]
