@@ -4,7 +4,11 @@ and heads (nnlab/models/detection/peers.py); what differs is the wiring: nnlab's
 head)`` against torchvision's ``SSD`` / ``RetinaNet`` / ``FasterRCNN`` classes (their transform and
 post-processing). nnlab's own YOLO head runs beside both. torchvision's MobileNetV3 builds (``tv_ssdlite``,
 ``tv_fasterrcnn_mobilenet``) are not in the study: they share nothing with nnlab's detectors and take seconds per
-step on a CPU (train them by name with ``nnlab train``)."""
+step on a CPU (train them by name with ``nnlab train``).
+
+Measured (300 / 100 scenes, 12 epochs at batch 16, one run each; table in the README): mAP@0.5 nnlab / torchvision
+ssd 0.419 / 0.446, retinanet 0.125 / 0.105, faster_rcnn 0.189 / 0.164 (one run from different initial weights:
+within seed noise), yolo 0.116; inference speed 1.55x / 1.18x / 0.97x torchvision's."""
 from __future__ import annotations
 
 from nnlab.experiments.studies.detection_history import compare
