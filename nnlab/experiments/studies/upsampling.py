@@ -106,7 +106,8 @@ def study(ctx: StudyContext) -> StudyReport:
          f"checkerboard: stride-aligned pattern in the high-passed test probabilities over the p x p pixel phases "
          f"(p in {PERIODS}): the larger of the phase means' spread (sign-consistent checkerboards) and the phase "
          "energies' spread (blocks, as nearest unpooling makes), relative; ~0 smooth, ~1 a pure checkerboard",
-         "one seed (the quick default) never gives more than 'inconclusive': --repeats 3 or --full for a verdict"],
+         *(["one seed (the quick default) never gives more than 'inconclusive': --repeats 3 or --full for a "
+            "verdict"] if repeats == 1 else [])],
         [Table("Test mIoU, boundary IoU, size, speed and checkerboard score",
                ["model", "mIoU %", "boundary IoU %", "params", "images/CPU-s", "checkerboard"], rows)],
         verdict(results), [_figure(results, data.images[0], data.masks[0], ctx.out / "upsampling.png")])
