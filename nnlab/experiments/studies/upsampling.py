@@ -1,6 +1,10 @@
 """Study: the ways back up to full resolution (notes: convolution and pooling downsample, so a fully
 convolutional network upsamples again by unpooling, interpolation or transposed convolution; Long et al. 2015
-add skips from earlier taps: FCN-32s -> 16s -> 8s). Checkerboard artifacts: Odena et al., Distill 2016."""
+add skips from earlier taps: FCN-32s -> 16s -> 8s). Checkerboard artifacts: Odena et al., Distill 2016.
+
+Measured on Penn-Fudan (96 px, 8 epochs, 3 seeds; table in the README): mIoU FCN-32s 57.7, 16s 66.8, 8s 68.5 %
+(skip claim supported; boundary IoU 28.2 -> 39.3 %), FCN-8s bilinear 68.2 (learning the upsampling:
+inconclusive), nearest unpooling 65.6 with the strongest stride pattern, U-Net 70.7 / 71.7 %."""
 from __future__ import annotations
 
 import time
