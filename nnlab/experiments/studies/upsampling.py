@@ -4,7 +4,8 @@ add skips from earlier taps: FCN-32s -> 16s -> 8s). Checkerboard artifacts: Oden
 
 Measured on Penn-Fudan (96 px, 8 epochs, 3 seeds; table in the README): mIoU FCN-32s 57.7, 16s 66.8, 8s 68.5 %
 (skip claim supported; boundary IoU 28.2 -> 39.3 %), FCN-8s bilinear 68.2 (learning the upsampling:
-inconclusive), nearest unpooling 65.6 with the strongest stride pattern, U-Net 70.7 / 71.7 %."""
+inconclusive), nearest unpooling 65.6 with the strongest stride pattern, U-Net 70.7 / 71.7 %; at 128 px and 16
+epochs 64.6 / 71.8 / 71.6 / 72.0 / 69.7 %, U-Net 76.2 / 75.3 % (same verdicts)."""
 from __future__ import annotations
 
 import time
