@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator
 import torch
 
 from nnlab.api import run_data
+from nnlab.config import apply_overrides
 from nnlab.experiments.studies.report import StudyContext
 from nnlab.inference import LoadedRun, load_run
 
@@ -48,10 +49,16 @@ def scenes_config(name: str, model: dict[str, Any], *, n: int, n_test: int, epoc
                       "checkpoint": {"keep_last": 0}}}
 
 
+def with_overrides(ctx: StudyContext, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the command line's ``--section.key=value`` overrides on top (e.g. ``--train.epochs=5``):
+    these studies build their configs in code, so without this the overrides would be dropped silently."""
+    return apply_overrides(config, list(ctx.overrides))
+
+
 def measure(ctx: StudyContext, config: dict[str, Any]) -> Measured:
-    """Train ``config``, then its test mAP by size (best weights) and its throughput."""
+    """Train ``config`` (with the overrides), then its test mAP by size (best weights) and its throughput."""
     cpu0 = time.process_time()
-    run = ctx.fit(config)
+    run = ctx.fit(with_overrides(ctx, config))
     train_cpu = time.process_time() - cpu0
     loaded = load_run(run.dir)
     data = run_data(run.dir, run.config)

@@ -68,7 +68,8 @@ def run_study(name: str, ctx: StudyContext) -> tuple[StudyReport, Path]:
 def write_markdown(r: StudyReport, ctx: StudyContext) -> Path:
     parts = [f"# {r.title}", f"**Claim.** {r.claim}", "## Setup", *[f"- {s}" for s in r.setup],
              f"- mode: {'full' if ctx.full else 'quick (default; --full for the long version)'}, "
-             f"wall time {r.seconds:.0f} s", "## Results"]
+             f"wall time {r.seconds:.0f} s", *([f"- overrides: {' '.join(ctx.overrides)}"] if ctx.overrides else []),
+             "## Results"]
     for t in r.tables:
         parts += [f"### {t.title}", markdown_table(t.header, t.rows)]
     parts += [f"![{f.stem}]({f.name})" for f in r.figures]

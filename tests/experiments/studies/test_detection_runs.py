@@ -3,13 +3,22 @@ import math
 import pytest
 
 from nnlab.experiments.studies import StudyContext
-from nnlab.experiments.studies.detection_runs import cycle_batches, measure, scenes_config
+from nnlab.experiments.studies.detection_runs import cycle_batches, measure, scenes_config, with_overrides
 
 
 def test_cycle_batches_repeats_a_short_loader():
     from itertools import islice
 
     assert list(islice(cycle_batches([1, 2]), 5)) == [1, 2, 1, 2, 1]
+
+
+def test_command_line_overrides_reach_the_configs_built_in_code(tmp_path):
+    cfg = scenes_config("t", {"name": "ssd"}, n=40, n_test=8, epochs=3)
+    ctx = StudyContext(tmp_path, overrides=["--train.epochs=1", "--detect.scenes.n=10"])
+    changed = with_overrides(ctx, cfg)
+    assert changed["train"]["epochs"] == 1 and changed["detect"]["scenes"]["n"] == 10
+    assert changed["model"] == {"name": "ssd"} and cfg["train"]["epochs"] == 3  # the rest kept, input untouched
+    assert with_overrides(StudyContext(tmp_path), cfg) == cfg
 
 
 @pytest.mark.slow

@@ -12,9 +12,10 @@ def _m(map50: float, train_ips: float = 100.0, eval_ips: float = 300.0) -> Measu
 
 def test_registered_and_every_config_is_valid():
     assert "torchvision-peers" in STUDIES.names()
-    assert "tv_ssdlite" in detectors(True) and "tv_ssdlite" not in detectors(False)
-    for d in detectors(True):
-        assert from_dict(peer_config(d, False)).model.name == d
+    assert detectors()[0] == "yolo" and set(PAIRS.items()) <= set(zip(detectors()[1::2], detectors()[2::2]))
+    for full in (False, True):
+        for d in detectors():
+            assert from_dict(peer_config(d, full)).model.name == d
 
 
 @pytest.mark.parametrize("ours, theirs, expected", [

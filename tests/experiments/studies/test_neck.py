@@ -3,7 +3,7 @@ import pytest
 from nnlab.config import from_dict
 from nnlab.experiments.studies import STUDIES
 from nnlab.experiments.studies.detection_runs import Measured
-from nnlab.experiments.studies.neck import NECKS, SCALES, neck_config, settings, verdict_text
+from nnlab.experiments.studies.neck import NECKS, SCALES, neck_config, row, settings, verdict_text
 
 MIXED, LARGE = "mixed digits (0.5-2x)", "large digits (1.2-2.4x)"
 
@@ -19,10 +19,13 @@ def test_registered_and_every_config_is_valid():
         for scale in SCALES:
             for neck in NECKS:
                 cfg = from_dict(neck_config(neck, scale, 1, full))
-                assert cfg.task == "detect" and cfg.model.name == "yolo" and cfg.seed == 1
+                assert cfg.task == "detect" and cfg.model.name == "ssd" and cfg.seed == 1
                 assert cfg.detect.scenes.scale == list(SCALES[scale])
     assert from_dict(neck_config("fpn concat", MIXED, 0, False)).model.args["merge"] == "concat"
-    assert settings(True)["repeats"] >= 3 and settings(False)["n"] < settings(True)["n"]
+    small, large = (from_dict(neck_config("pan", s, 0, True)).model.args for s in ("small digits (0.4-0.8x)", LARGE))
+    assert small["max_ratio"] < large["max_ratio"] and small["min_ratio"] < large["min_ratio"]  # boxes fit digits
+    steps = {full: s["n"] * s["epochs"] // s["batch_size"] for full in (False, True) for s in [settings(full)]}
+    assert settings(True)["repeats"] >= 3 and steps[False] < steps[True]  # full trains longer
 
 
 @pytest.mark.parametrize("fpn, none, outcome", [([0.50, 0.52, 0.51], [0.30, 0.31, 0.29], "supported"),
@@ -43,3 +46,9 @@ def test_large_digits_are_judged_on_all_objects():
                for n in NECKS}
     text = verdict_text(results, [LARGE])
     assert "supported" in text and "pan 0.610 vs none 0.410 mAP (supported)" in text
+
+
+def test_a_size_without_test_objects_reads_as_a_dash_not_nan():
+    nan = float("nan")  # small digits: no medium objects in the test set (COCO's -1)
+    cells = row("small digits (0.4-0.8x)", "none", [Measured(0.5, 0.2, 0.2, nan, nan, 9, 1.0, 1.0, 1.0)] * 2)
+    assert cells[2:6] == ["0.500 ± 0.000", "0.200 ± 0.000", "0.200 ± 0.000", "-"]

@@ -20,6 +20,9 @@ def test_markdown_report_has_claim_setup_numbers_verdict(tmp_path):
     text = write_markdown(r, StudyContext(tmp_path)).read_text()
     for part in ("# T", "**Claim.** the claim", "- setup line", "| 1 | 2 ± 0.1 |", "![fig](fig.png)", "verdict!"):
         assert part in text
+    assert "overrides" not in text
+    text = write_markdown(r, StudyContext(tmp_path, overrides=["--train.epochs=2"])).read_text()
+    assert "- overrides: --train.epochs=2" in text  # the report says what the command line changed
 
 
 def test_sigmoid_with_small_gaussian_init_vanishes_and_relu_he_does_not():

@@ -47,3 +47,4 @@ def test_study_runs_end_to_end(tmp_path, monkeypatch):
     report, path = run_study("upsampling", StudyContext(tmp_path, log=lambda s: None))
     assert len(report.tables[0].rows) == 3 and report.figures[0].is_file() and path.is_file()
     assert "skip claim inconclusive" in report.verdict  # one seed: never more than inconclusive
+    assert any(line.startswith("one seed") for line in report.setup)  # said only when it applies
