@@ -21,15 +21,19 @@ def decode_rle(rle: dict[str, Any]) -> np.ndarray:
     """``encode_rle``'s output (or any COCO compressed RLE) -> (H, W) bool."""
     from pycocotools import mask as mask_utils
 
-    counts = rle["counts"]
     with warnings.catch_warnings():  # pycocotools' own numpy-2 notice about np.array(copy=False)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return mask_utils.decode({"size": list(rle["size"]),
-                                  "counts": counts.encode("ascii") if isinstance(counts, str) else counts}).astype(bool)
+        return mask_utils.decode(_coco(rle)).astype(bool)
 
 
 def rle_area(rle: dict[str, Any]) -> int:
     """How many pixels ``encode_rle``'s mask covers (from the runs, without decoding)."""
     from pycocotools import mask as mask_utils
 
-    return int(mask_utils.area({"size": list(rle["size"]), "counts": rle["counts"].encode("ascii")}))
+    return int(mask_utils.area(_coco(rle)))
+
+
+def _coco(rle: dict[str, Any]) -> dict[str, Any]:
+    """``encode_rle``'s JSON form (or pycocotools' own) -> what pycocotools takes: counts as bytes."""
+    counts = rle["counts"]
+    return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
